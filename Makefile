@@ -1,0 +1,44 @@
+# NextOps backend. Two commands on a fresh machine with Python 3.11+:
+#   make run    serve the demo (SQLite, local storage, demo data) with gunicorn
+#   make test   ruff + the whole pytest suite (PostgreSQL too when TEST_DATABASE_URL is set)
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+BACKEND := $(CURDIR)/backend
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.runtime: backend/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+		|| { echo "NextOps needs Python 3.11+; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r backend/requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime backend/requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r backend/requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.runtime
+	cd $(BACKEND) && $(BIN)/flask db upgrade
+	cd $(BACKEND) && $(BIN)/flask seed --if-empty
+	@cd $(BACKEND) && token=$$($(BIN)/flask tokens create --name demo --role admin --replace | tail -n 1) && \
+		echo "" && echo "NextOps demo: http://$(HOST):$(PORT)/health" && \
+		echo "Demo admin token (new on every 'make run'): $$token" && \
+		echo "Try: curl -H 'Authorization: Bearer $$token' 'http://$(HOST):$(PORT)/api/invoices?limit=5'" && echo ""
+	cd $(BACKEND) && GUNICORN_BIND=$(HOST):$(PORT) exec $(BIN)/gunicorn wsgi:app
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+# pytest exits 5 when it collects nothing: that is a failure here, never a green run.
+test: lint
+	@$(BIN)/pytest; status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+clean:
+	rm -rf $(VENV) backend/instance .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""NextOps backend: the application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.auth import install_auth
+from app.cli import register_cli
+from app.database import init_database
+from app.errors import register_error_handlers
+from app.extensions import db, migrate
+from app.logs import configure_logging
+from config import BACKEND_DIR, load_config
+
+MIGRATIONS_DIR = BACKEND_DIR / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, with ``config`` overriding it (tests pass one)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config())
+    if config:
+        app.config.from_mapping(config)
+    configure_logging(app.config["LOG_LEVEL"])
+    _init_database(app)
+    install_auth(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    from app import models  # noqa: F401  (the metadata must know every table before Migrate looks)
+
+    init_database(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)

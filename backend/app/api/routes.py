@@ -1,0 +1,58 @@
+"""List and detail endpoints; filtering comes from :mod:`app.filters`, paging from :mod:`app.pagination`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.api import bp
+from app.api.serializers import invoice_json, ot_json
+from app.errors import ApiError
+from app.extensions import db
+from app.filters import PAGINATION_PARAMS, invoice_conditions, ot_conditions
+from app.models import Invoice, Ot
+from app.pagination import page_limit, paginate
+
+
+def _page(model: Any, conditions: list[Any], options: list[Any], to_json: Any) -> ResponseReturnValue:
+    limit = page_limit(request.args.get("limit"))
+    stmt = select(model).where(*conditions).options(*options)
+    rows, next_cursor = paginate(stmt, model.id, request.args.get("cursor"), limit)
+    return jsonify(items=[to_json(row) for row in rows], next=next_cursor, limit=limit)
+
+
+def _one(model: Any, item_id: int, options: list[Any], to_json: Any) -> ResponseReturnValue:
+    row = db.session.execute(select(model).where(model.id == item_id).options(*options)).scalar_one_or_none()
+    if row is None:
+        raise ApiError(404, f"{model.__tablename__[:-1]} {item_id} not found")
+    return jsonify(to_json(row))
+
+
+INVOICE_OPTIONS = [joinedload(Invoice.ot), joinedload(Invoice.provider)]
+OT_OPTIONS = [joinedload(Ot.client), joinedload(Ot.carrier)]
+
+
+@bp.get("/invoices")
+def list_invoices() -> ResponseReturnValue:
+    """Invoices, newest first, filtered by the query string (see :data:`app.filters.INVOICE_PARAMS`)."""
+    return _page(Invoice, invoice_conditions(request.args, PAGINATION_PARAMS), INVOICE_OPTIONS, invoice_json)
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def get_invoice(invoice_id: int) -> ResponseReturnValue:
+    return _one(Invoice, invoice_id, INVOICE_OPTIONS, invoice_json)
+
+
+@bp.get("/ots")
+def list_ots() -> ResponseReturnValue:
+    """OTs, newest first, filtered by the query string (see :data:`app.filters.OT_PARAMS`)."""
+    return _page(Ot, ot_conditions(request.args, PAGINATION_PARAMS), OT_OPTIONS, ot_json)
+
+
+@bp.get("/ots/<int:ot_id>")
+def get_ot(ot_id: int) -> ResponseReturnValue:
+    return _one(Ot, ot_id, OT_OPTIONS, ot_json)

@@ -1,0 +1,236 @@
+"""Query-string filters for invoices and OTs, turned into SQL conditions.
+
+One declarative table per resource maps each parameter to a parser and a condition. The list
+endpoints and the exports both call :func:`invoice_conditions` / :func:`ot_conditions`, so an export
+always contains exactly the rows the list shows for the same query string.
+
+Conditions on related tables use EXISTS (``has()``) instead of joins, so they can be added to any
+statement that selects from the resource table, whatever else it joins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, or_
+from werkzeug.datastructures import MultiDict
+
+from app.errors import BadParameter
+from app.models import (
+    ASSIGNMENT_METHODS,
+    BILLING_STATUSES,
+    COST_TYPES,
+    OT_STATUSES,
+    PROVISION_STATUSES,
+    Client,
+    Invoice,
+    Ot,
+    Provider,
+)
+
+Condition = ColumnElement[bool]
+Args = MultiDict[str, str] | Mapping[str, str]
+TRUE_WORDS = {"1", "true", "yes"}
+FALSE_WORDS = {"0", "false", "no"}
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class Param:
+    """One filter parameter: how to parse its raw value and which SQL condition it becomes."""
+
+    name: str
+    parse: Callable[[str, str], Any]
+    condition: Callable[[Any], Condition]
+
+
+def _date(name: str, raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter(name, f"expected a date as YYYY-MM-DD, got {raw!r}") from None
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"expected an integer, got {raw!r}") from None
+    if not 1 <= value <= 2**62:
+        raise BadParameter(name, f"expected a positive id, got {raw!r}")
+    return value
+
+
+def _decimal(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BadParameter(name, f"expected a number, got {raw!r}") from None
+    if not value.is_finite():
+        raise BadParameter(name, f"expected a finite number, got {raw!r}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise BadParameter(name, f"expected true or false, got {raw!r}")
+
+
+def _text(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise BadParameter(name, "must not be empty")
+    if len(value) > MAX_TEXT:
+        raise BadParameter(name, f"at most {MAX_TEXT} characters")
+    return value
+
+
+def _like(raw: str) -> str:
+    """Escape LIKE wildcards so free text matches literally."""
+    escaped = raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _choices(allowed: Sequence[str]) -> Callable[[str, str], list[str]]:
+    def parse(name: str, raw: str) -> list[str]:
+        values = [part.strip() for part in raw.split(",") if part.strip()]
+        bad = [value for value in values if value not in allowed]
+        if bad or not values:
+            raise BadParameter(name, f"expected one or more of {', '.join(allowed)}, got {raw!r}")
+        return values
+
+    return parse
+
+
+def _day_end(value: dt.date) -> dt.datetime:
+    return dt.datetime.combine(value + dt.timedelta(days=1), dt.time.min)
+
+
+def _date_range(name: str, column: Any, timestamp: bool = False) -> list[Param]:
+    """``<name>_from`` / ``<name>_to`` inclusive bounds; on timestamps ``_to`` covers the whole day."""
+    upper: Callable[[Any], Condition] = (lambda v: column < _day_end(v)) if timestamp else (lambda v: column <= v)
+    return [
+        Param(f"{name}_from", _date, lambda v: column >= v),
+        Param(f"{name}_to", _date, upper),
+    ]
+
+
+def _invoice_text(raw: str) -> Condition:
+    pattern = _like(raw)
+    return or_(
+        Invoice.invoice_number.ilike(pattern, escape="\\"),
+        Invoice.provider_nit.ilike(pattern, escape="\\"),
+        Invoice.notes.ilike(pattern, escape="\\"),
+        Invoice.provider.has(Provider.name.ilike(pattern, escape="\\")),
+        Invoice.ot.has(or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))),
+    )
+
+
+def _ot_text(raw: str) -> Condition:
+    pattern = _like(raw)
+    return or_(
+        Ot.ot_number.ilike(pattern, escape="\\"),
+        Ot.master_bl.ilike(pattern, escape="\\"),
+        Ot.vessel.ilike(pattern, escape="\\"),
+        cast(Ot.containers, String).ilike(pattern, escape="\\"),
+        Ot.client.has(Client.name.ilike(pattern, escape="\\")),
+    )
+
+
+INVOICE_PARAMS: tuple[Param, ...] = (
+    Param("invoice_number", _text, lambda v: Invoice.invoice_number == v),
+    Param("ot_id", _int, lambda v: Invoice.ot_id == v),
+    Param("ot_number", _text, lambda v: Invoice.ot.has(Ot.ot_number == v)),
+    Param("client_id", _int, lambda v: Invoice.ot.has(Ot.client_id == v)),
+    Param("provider_id", _int, lambda v: Invoice.provider_id == v),
+    Param("provider_nit", _text, lambda v: Invoice.provider_nit == v),
+    Param("cost_type", _choices(COST_TYPES), lambda v: Invoice.cost_type.in_(v)),
+    Param("provision_status", _choices(PROVISION_STATUSES), lambda v: Invoice.provision_status.in_(v)),
+    Param("billing_status", _choices(BILLING_STATUSES), lambda v: Invoice.billing_status.in_(v)),
+    Param("assignment_method", _choices(ASSIGNMENT_METHODS), lambda v: Invoice.assignment_method.in_(v)),
+    Param("needs_review", _bool, lambda v: Invoice.needs_review.is_(v)),
+    Param("amount_min", _decimal, lambda v: Invoice.amount >= v),
+    Param("amount_max", _decimal, lambda v: Invoice.amount <= v),
+    *_date_range("issue_date", Invoice.issue_date),
+    *_date_range("due_date", Invoice.due_date),
+    *_date_range("provision_date", Invoice.provision_date),
+    *_date_range("billing_date", Invoice.billing_date),
+    *_date_range("created", Invoice.created_at, timestamp=True),
+    Param("q", _text, _invoice_text),
+)
+
+OT_PARAMS: tuple[Param, ...] = (
+    Param("ot_number", _text, lambda v: Ot.ot_number == v),
+    Param("client_id", _int, lambda v: Ot.client_id == v),
+    Param("carrier_id", _int, lambda v: Ot.carrier_id == v),
+    Param("master_bl", _text, lambda v: Ot.master_bl == v),
+    Param("status", _choices(OT_STATUSES), lambda v: Ot.status.in_(v)),
+    *_date_range("eta", Ot.eta),
+    *_date_range("created", Ot.created_at, timestamp=True),
+    Param("q", _text, _ot_text),
+)
+
+PAGINATION_PARAMS = frozenset({"limit", "cursor"})
+
+
+def _values(args: Args, name: str) -> list[str]:
+    if isinstance(args, MultiDict):
+        return args.getlist(name)
+    return [args[name]] if name in args else []
+
+
+def _check_known(args: Args, params: Iterable[Param], extra: Iterable[str]) -> None:
+    """Reject unknown parameters: a misspelt filter must not silently return (or export) everything."""
+    known = {param.name for param in params} | set(extra)
+    for name in args:
+        if name not in known:
+            raise BadParameter(name, f"unknown parameter; expected one of {', '.join(sorted(known))}")
+
+
+def _check_ranges(parsed: dict[str, Any]) -> None:
+    for name, low in parsed.items():
+        if not name.endswith(("_from", "_min")):
+            continue
+        high_name = name[: -len("_from")] + "_to" if name.endswith("_from") else name[: -len("_min")] + "_max"
+        high = parsed.get(high_name)
+        if high is not None and low > high:
+            raise BadParameter(high_name, f"must not be before {name}")
+
+
+def conditions(args: Args, params: Sequence[Param], extra: Iterable[str] = ()) -> list[Condition]:
+    """Validate ``args`` against ``params`` and return the SQL conditions, in a stable order.
+
+    ``extra`` names parameters the caller handles itself (pagination, export format). A parameter
+    given twice is an error unless it is a multi-value choice, whose values are merged.
+    """
+    _check_known(args, params, extra)
+    parsed: dict[str, Any] = {}
+    for param in params:
+        raws = _values(args, param.name)
+        if not raws:
+            continue
+        values = [param.parse(param.name, raw) for raw in raws]
+        if len(values) > 1 and not all(isinstance(value, list) for value in values):
+            raise BadParameter(param.name, "given more than once")
+        parsed[param.name] = [item for value in values for item in value] if len(values) > 1 else values[0]
+    _check_ranges(parsed)
+    by_name = {param.name: param for param in params}
+    return [by_name[name].condition(value) for name, value in parsed.items()]
+
+
+def invoice_conditions(args: Args, extra: Iterable[str] = ()) -> list[Condition]:
+    """The WHERE clauses for an invoice query string (used by the list and the export)."""
+    return conditions(args, INVOICE_PARAMS, extra)
+
+
+def ot_conditions(args: Args, extra: Iterable[str] = ()) -> list[Condition]:
+    """The WHERE clauses for an OT query string (used by the list and the export)."""
+    return conditions(args, OT_PARAMS, extra)

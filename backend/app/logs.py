@@ -1,0 +1,41 @@
+"""Stdout-only JSON logging shared by the Flask app and gunicorn.
+
+Railway captures stdout; files inside the container cost memory (tmpfs) and disappear on redeploy,
+so there is no file handler anywhere. One dictConfig serves the app and gunicorn's own loggers so that
+every line a deployment prints parses as JSON.
+"""
+
+from __future__ import annotations
+
+import logging.config
+from typing import Any
+
+JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
+JSON_RENAME = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
+
+
+def logging_dict(level: str) -> dict[str, Any]:
+    """Return a dictConfig sending root, gunicorn.error and gunicorn.access to stdout as JSON."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": JSON_FORMAT,
+                "rename_fields": JSON_RENAME,
+            }
+        },
+        "handlers": {"stdout": handler},
+        "root": {"level": level, "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        },
+    }
+
+
+def configure_logging(level: str) -> None:
+    """Install the JSON stdout handler on the root logger (idempotent: dictConfig replaces handlers)."""
+    logging.config.dictConfig(logging_dict(level))

@@ -1,0 +1,61 @@
+"""Keyset pagination on the primary key: constant cost per page however deep the client goes.
+
+Pages are ordered by id descending (newest first). The cursor is opaque to clients: a versioned,
+base64url-encoded id, so its format can change without breaking anyone who only passes it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select
+
+from app.errors import BadParameter
+from app.extensions import db
+
+CURSOR_VERSION = "v1"
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_VERSION}:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        version, _, value = text.partition(":")
+        last_id = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadParameter("cursor", "not a cursor this API issued") from None
+    if version != CURSOR_VERSION or last_id < 1:
+        raise BadParameter("cursor", "not a cursor this API issued")
+    return last_id
+
+
+def page_limit(raw: str | None) -> int:
+    """Parse ``limit`` within ``1..API_PAGE_MAX`` (default ``API_PAGE_DEFAULT``)."""
+    maximum = current_app.config["API_PAGE_MAX"]
+    if raw is None:
+        return min(current_app.config["API_PAGE_DEFAULT"], maximum)
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise BadParameter("limit", f"expected an integer, got {raw!r}") from None
+    if not 1 <= limit <= maximum:
+        raise BadParameter("limit", f"must be between 1 and {maximum}")
+    return limit
+
+
+def paginate(stmt: Select[Any], id_column: Any, cursor: str | None, limit: int) -> tuple[Sequence[Any], str | None]:
+    """Run ``stmt`` for one page after ``cursor``; return the rows and the next cursor (None at the end)."""
+    if cursor:
+        stmt = stmt.where(id_column < decode_cursor(cursor))
+    rows = db.session.execute(stmt.order_by(id_column.desc()).limit(limit + 1)).scalars().all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].id)

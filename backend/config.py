@@ -1,0 +1,165 @@
+"""Every setting NextOps reads from the environment, in one place.
+
+It lives beside the ``app`` package rather than inside it so that ``gunicorn.conf.py`` can read the
+worker class (and monkey-patch for gevent) before Flask, SQLAlchemy or psycopg2 are imported.
+Only the standard library is imported here for that reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BACKEND_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_PATH = BACKEND_DIR / "instance" / "nextops.db"
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(ValueError):
+    """A variable is set to something we cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """Return the SQLAlchemy URL, accepting Railway's ``postgres://`` form.
+
+    SQLAlchemy 1.4+ only knows the ``postgresql`` dialect name; Railway (like Heroku) hands out
+    ``postgres://``, so it is rewritten here rather than asking operators to edit the variable.
+    """
+    url = (env.get("DATABASE_URL") or "").strip()
+    if not url:
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://") :]
+    return url
+
+
+def engine_options(env: Mapping[str, str], url: str) -> dict[str, Any]:
+    """Pool settings: few, short-lived connections (the guide's one-minute lifetime)."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
+        "pool_recycle": _int(env, "DB_POOL_RECYCLE", 60, minimum=1),
+    }
+    if not url.startswith("sqlite"):
+        options["pool_size"] = _int(env, "DB_POOL_SIZE", 5, minimum=1)
+        options["max_overflow"] = _int(env, "DB_MAX_OVERFLOW", 5)
+        options["pool_timeout"] = _int(env, "DB_POOL_TIMEOUT", 10, minimum=1)
+    return options
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+    url = database_url(env)
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(env, url),
+        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_hex(32),
+        "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")).upper(),
+        "API_PAGE_DEFAULT": _int(env, "API_PAGE_DEFAULT", 50, minimum=1),
+        "API_PAGE_MAX": _int(env, "API_PAGE_MAX", 500, minimum=1),
+        "EXPORT_CHUNK_SIZE": _int(env, "EXPORT_CHUNK_SIZE", 100, minimum=1),
+        "EXPORT_MAX_CONCURRENT": _int(env, "EXPORT_MAX_CONCURRENT", 2, minimum=1),
+        "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
+        "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 8192, minimum=512),
+        "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
+        "STORAGE_BACKEND": _choice(env, "STORAGE_BACKEND", "local", ("local", "s3")),
+        "STORAGE_DIR": env.get("STORAGE_DIR") or str(BACKEND_DIR / "instance" / "storage"),
+        "S3_BUCKET": env.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": env.get("S3_REGION") or "us-east-1",
+        "S3_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
+        "IMPORT_MAX_ROWS": _int(env, "IMPORT_MAX_ROWS", 1_000_000, minimum=1),
+        "MEMORY_SAMPLE_RATE": _float(env, "MEMORY_SAMPLE_RATE", 0.01, 0.0, 1.0),
+        "MEMORY_ALERT_MB": _int(env, "MEMORY_ALERT_MB", 1500, minimum=1),
+        "MEMORY_LARGE_REQUEST_MB": _int(env, "MEMORY_LARGE_REQUEST_MB", 10, minimum=1),
+        "ENABLE_TEST_ROUTES": _bool(env, "NEXTOPS_ENABLE_TEST_ROUTES", False),
+    }
+
+
+@dataclass(frozen=True)
+class GunicornSettings:
+    """The GUNICORN_* variables, parsed; ``gunicorn.conf.py`` maps them onto gunicorn's names."""
+
+    workers: int
+    worker_class: str
+    worker_connections: int
+    max_requests: int
+    max_requests_jitter: int
+    timeout: int
+    graceful_timeout: int
+    keepalive: int
+    bind: str
+    preload: bool
+    max_worker_memory_mb: int
+    log_level: str
+
+
+def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
+    """Parse the GUNICORN_* variables with the guide's defaults (2 gevent workers, recycle at 500)."""
+    env = os.environ if env is None else env
+    port = _int(env, "PORT", 8000, minimum=1)
+    return GunicornSettings(
+        workers=_int(env, "GUNICORN_WORKERS", 2, minimum=1),
+        worker_class=_choice(env, "GUNICORN_WORKER_CLASS", "gevent", ("gevent", "sync", "gthread")),
+        worker_connections=_int(env, "GUNICORN_WORKER_CONNECTIONS", 500, minimum=1),
+        max_requests=_int(env, "GUNICORN_MAX_REQUESTS", 500),
+        max_requests_jitter=_int(env, "GUNICORN_MAX_REQUESTS_JITTER", 50),
+        timeout=_int(env, "GUNICORN_TIMEOUT", 120, minimum=1),
+        graceful_timeout=_int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1),
+        keepalive=_int(env, "GUNICORN_KEEPALIVE", 5, minimum=1),
+        bind=env.get("GUNICORN_BIND") or f"0.0.0.0:{port}",
+        preload=_bool(env, "GUNICORN_PRELOAD", True),
+        max_worker_memory_mb=_int(env, "GUNICORN_MAX_WORKER_MEMORY_MB", 350),
+        log_level=_choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")),
+    )

@@ -1,0 +1,120 @@
+"""Fixtures in the flaskr style: ``app``, ``client``, ``runner``, plus tokens.
+
+Every test that uses ``app`` runs once on SQLite and, when ``TEST_DATABASE_URL`` is set, once more on
+that PostgreSQL server. PostgreSQL tests live in their own schema (``nextops_test``), recreated per
+session, so the database named by the URL is otherwise untouched. Both schemas are built by the real
+Alembic migrations, not ``create_all()``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.auth import create_token
+from app.extensions import db
+
+PG_SCHEMA = "nextops_test"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs against TEST_DATABASE_URL")
+
+
+def _postgres_url() -> str:
+    """The TEST_DATABASE_URL with search_path pinned to a schema we own and may drop."""
+    base = make_url(os.environ["TEST_DATABASE_URL"].replace("postgres://", "postgresql://", 1))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    admin.dispose()
+    url = base.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database for the whole session, one per backend."""
+    if request.param == "postgresql":
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("TEST_DATABASE_URL not set")
+        url = _postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nextops-test.db'}"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _empty_tables() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "STORAGE_DIR": str(tmp_path / "storage"),
+        }
+    )
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def admin_token(app: Flask) -> str:
+    with app.app_context():
+        return create_token("test-admin", "admin")
+
+
+@pytest.fixture
+def user_token(app: Flask) -> str:
+    with app.app_context():
+        return create_token("test-user", "user")
+
+
+@pytest.fixture
+def auth(admin_token: str) -> dict[str, str]:
+    """Headers for an admin request."""
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+def seeded(app: Flask) -> Flask:
+    """The app with a small deterministic dataset (the same generator as ``flask seed``)."""
+    from app.cli.seed import seed
+
+    with app.app_context():
+        seed(ots=30, invoices=300, seed_value=7)
+    return app
