@@ -118,3 +118,14 @@ def seeded(app: Flask) -> Flask:
     with app.app_context():
         seed(ots=30, invoices=300, seed_value=7)
     return app
+
+
+@pytest.fixture
+def server_env(app: Flask, database_url: str) -> dict[str, str]:
+    """Environment for a real gunicorn serving the same database and storage as ``app``."""
+    return {
+        "DATABASE_URL": database_url,
+        "STORAGE_DIR": app.config["STORAGE_DIR"],
+        "LOG_LEVEL": "INFO",
+        "GUNICORN_WORKERS": "2",
+    }

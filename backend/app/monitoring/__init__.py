@@ -1,0 +1,1 @@
+"""Monitoring: process memory readings (and, later, the sampler, endpoint and health check)."""

@@ -1,0 +1,78 @@
+"""Shared pieces of the benchmarks: a fast RSS sampler, tables, and the results files.
+
+Each benchmark script writes ``bench/results/<name>.md`` (its tables plus the command that made
+them); ``make bench`` gathers those into ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKEND = ROOT / "backend"
+RESULTS_DIR = ROOT / "bench" / "results"
+if str(BACKEND) not in sys.path:
+    sys.path.insert(0, str(BACKEND))
+
+from app.monitoring.process_memory import MB, rss_bytes  # noqa: E402
+
+
+class RssSampler:
+    """Samples one process's RSS every ``interval`` seconds in a thread; keeps baseline and peak.
+
+    Usage: ``with RssSampler(pid) as s: ...`` then ``s.peak_growth_mb``. The baseline is read when the
+    block starts, so growth is what the work inside the block added.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.baseline = 0
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                value = rss_bytes(self.pid)
+            except Exception:  # the process may have exited between samples
+                break
+            self.peak = max(self.peak, value)
+            self.samples += 1
+            time.sleep(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self.baseline = self.peak = rss_bytes(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_growth_mb(self) -> float:
+        return (self.peak - self.baseline) / MB
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table; numbers are printed as given (format them before)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_result(name: str, title: str, command: str, body: str) -> Path:
+    """Write ``bench/results/<name>.md`` and echo it to stdout."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    text = f"## {title}\n\nCommand: `{command}` (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n{body}\n"
+    path = RESULTS_DIR / f"{name}.md"
+    path.write_text(text)
+    print(text)
+    return path
