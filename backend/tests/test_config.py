@@ -1,0 +1,87 @@
+"""Config parsing: every setting comes from the environment through config.py."""
+
+import pytest
+
+from app import create_app
+from config import ConfigError, database_url, gunicorn_settings, load_config
+
+
+def test_defaults_use_sqlite_under_instance():
+    config = load_config({})
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["SQLALCHEMY_DATABASE_URI"].endswith("backend/instance/nextops.db")
+    assert config["EXPORT_CHUNK_SIZE"] == 100
+    assert config["UPLOAD_CHUNK_SIZE"] == 8192
+    assert config["MEMORY_ALERT_MB"] == 1500
+    assert config["LOG_LEVEL"] == "INFO"
+
+
+def test_railway_postgres_scheme_is_rewritten():
+    url = database_url({"DATABASE_URL": "postgres://u:p@db.railway.internal:5432/railway"})
+    assert url == "postgresql://u:p@db.railway.internal:5432/railway"
+
+
+def test_postgresql_scheme_is_kept():
+    assert database_url({"DATABASE_URL": "postgresql://x@h/db"}) == "postgresql://x@h/db"
+
+
+def test_pool_options_for_postgres_are_small_and_short_lived():
+    options = load_config({"DATABASE_URL": "postgresql://x@h/db"})["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options == {"pool_pre_ping": True, "pool_recycle": 60, "pool_size": 5, "max_overflow": 5, "pool_timeout": 10}
+
+
+def test_pool_options_are_overridable():
+    env = {"DATABASE_URL": "postgresql://x@h/db", "DB_POOL_SIZE": "2", "DB_POOL_RECYCLE": "30", "DB_MAX_OVERFLOW": "0"}
+    options = load_config(env)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert (options["pool_size"], options["pool_recycle"], options["max_overflow"]) == (2, 30, 0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EXPORT_CHUNK_SIZE": "lots"}, "EXPORT_CHUNK_SIZE must be an integer"),
+        ({"EXPORT_CHUNK_SIZE": "0"}, "EXPORT_CHUNK_SIZE must be >= 1"),
+        ({"MEMORY_SAMPLE_RATE": "2"}, "MEMORY_SAMPLE_RATE must be between"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND must be one of"),
+        ({"NEXTOPS_ENABLE_TEST_ROUTES": "maybe"}, "NEXTOPS_ENABLE_TEST_ROUTES must be true or false"),
+    ],
+)
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
+
+
+def test_gunicorn_defaults_follow_the_guide():
+    settings = gunicorn_settings({})
+    assert settings.workers == 2
+    assert settings.worker_class == "gevent"
+    assert settings.worker_connections == 500
+    assert (settings.max_requests, settings.max_requests_jitter) == (500, 50)
+    assert settings.timeout == 120
+    assert settings.bind == "0.0.0.0:8000"
+
+
+def test_gunicorn_bind_uses_railway_port():
+    assert gunicorn_settings({"PORT": "4321"}).bind == "0.0.0.0:4321"
+
+
+def test_factory_overrides_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPORT_CHUNK_SIZE", "250")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "MAX_UPLOAD_MB": 3})
+    assert app.config["EXPORT_CHUNK_SIZE"] == 250
+    assert app.config["MAX_UPLOAD_MB"] == 3
+
+
+def test_factory_logs_json_to_stdout_only(tmp_path, capsys):
+    import json
+    import logging
+
+    create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    root = logging.getLogger()
+    assert all(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers)
+    logging.getLogger("nextops.test").warning("hello %s", "world")
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["message"] == "hello world"
+    assert record["level"] == "WARNING"
