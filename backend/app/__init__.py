@@ -25,6 +25,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     configure_logging(app.config["LOG_LEVEL"])
+    app.json.sort_keys = False  # keep fields in the serializers' order: id first, as people read them
+    app.json.ensure_ascii = False  # names like "Roldán" stay readable in the JSON
     _init_database(app)
     install_auth(app)
     register_error_handlers(app)
