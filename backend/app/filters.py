@@ -88,6 +88,9 @@ def _text(name: str, raw: str) -> str:
     value = raw.strip()
     if not value:
         raise BadParameter(name, "must not be empty")
+    if any(ord(char) < 32 for char in value):
+        # PostgreSQL rejects NUL in text outright; no filter value legitimately holds control characters.
+        raise BadParameter(name, "must not contain control characters")
     if len(value) > MAX_TEXT:
         raise BadParameter(name, f"at most {MAX_TEXT} characters")
     return value

@@ -147,6 +147,8 @@ def test_combined_filters_and(client, auth, all_invoices):
         ("amount_min=10&amount_max=5", "amount_max"),
         ("provider_id=1&provider_id=2", "provider_id"),
         ("q=", "q"),
+        ("q=a%00b", "q"),
+        ("invoice_number=%0A", "invoice_number"),
         ("colour=red", "colour"),
     ],
 )
