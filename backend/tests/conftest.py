@@ -1,9 +1,9 @@
 """Fixtures in the flaskr style: ``app``, ``client``, ``runner``, plus tokens.
 
 Every test that uses ``app`` runs once on SQLite and, when ``TEST_DATABASE_URL`` is set, once more on
-that PostgreSQL server. PostgreSQL tests live in their own schema (``nextops_test``), recreated per
-session, so the database named by the URL is otherwise untouched. Both schemas are built by the real
-Alembic migrations, not ``create_all()``.
+that PostgreSQL server. PostgreSQL tests live in their own schema (``nextops_test_<pid>``), created for
+the session and dropped after it, so the database named by the URL is otherwise untouched. Both
+databases are built by the real Alembic migrations, not ``create_all()``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.auth import create_token
 from app.extensions import db
 
-PG_SCHEMA = "nextops_test"
+# One schema per test run, so concurrent runs (several developers, CI) never drop each other's tables.
+PG_SCHEMA = f"nextops_test_{os.getpid()}"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
@@ -31,32 +32,37 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: runs against TEST_DATABASE_URL")
 
 
-def _postgres_url() -> str:
-    """The TEST_DATABASE_URL with search_path pinned to a schema we own and may drop."""
+def _admin_engine() -> Engine:
     base = make_url(os.environ["TEST_DATABASE_URL"].replace("postgres://", "postgresql://", 1))
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    admin.dispose()
-    url = base.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+    return create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def _run_admin(statement: str) -> str:
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(statement))
+    url = engine.url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+    engine.dispose()
     return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database for the whole session, one per backend."""
-    if request.param == "postgresql":
+    postgres = request.param == "postgresql"
+    if postgres:
         if not os.environ.get("TEST_DATABASE_URL"):
             pytest.skip("TEST_DATABASE_URL not set")
-        url = _postgres_url()
+        url = _run_admin(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nextops-test.db'}"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return url
+    yield url
+    if postgres:
+        _run_admin(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
 
 
 def _empty_tables() -> None:

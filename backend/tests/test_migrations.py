@@ -1,10 +1,14 @@
 """The committed Alembic migrations build the same schema as the models, on an empty database."""
 
+import os
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
+from app import create_app
 from app.extensions import db
 
 
@@ -15,20 +19,20 @@ def test_migrated_schema_matches_models(app):
     assert diff == []
 
 
+def _fresh_postgres_schema(database_url: str, schema: str, create: bool) -> str:
+    engine = create_engine(make_url(database_url).difference_update_query(["options"]), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        if create:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+
+
 def test_upgrade_from_empty_and_back(database_url, tmp_path):
-    from app import create_app
-
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        url = database_url.replace("nextops_test", "nextops_migration_test")
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS nextops_migration_test CASCADE"))
-            conn.execute(text("CREATE SCHEMA nextops_migration_test"))
-        admin.dispose()
+    postgres = not database_url.startswith("sqlite")
+    schema = f"nextops_migration_{os.getpid()}"
+    url = _fresh_postgres_schema(database_url, schema, True) if postgres else f"sqlite:///{tmp_path / 'fresh.db'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
@@ -37,3 +41,5 @@ def test_upgrade_from_empty_and_back(database_url, tmp_path):
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+    if postgres:
+        _fresh_postgres_schema(database_url, schema, False)
