@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-monitoring bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -39,6 +39,37 @@ lint: $(VENV)/.dev
 test: lint
 	@$(BIN)/pytest; status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
+# RESULTS.md and makes `make bench` exit non-zero at the end.
+BENCHES := bench-exports bench-uploads bench-monitoring bench-load
+BENCH_LOAD_ARGS ?=
+
+bench: $(VENV)/.dev
+	@failed=""; for target in $(BENCHES); do \
+		$(MAKE) --no-print-directory $$target || failed="$$failed $${target#bench-}"; \
+	done; \
+	BENCH_FAILED="$$failed" $(BIN)/python bench/report.py; \
+	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed" >&2; exit 1; fi
+
+bench-monitoring: $(VENV)/.dev
+	$(BIN)/python bench/monitoring.py
+
+bench-load: $(VENV)/.dev
+	$(BIN)/python bench/load.py $(BENCH_LOAD_ARGS)
+
+bench-report: $(VENV)/.dev
+	$(BIN)/python bench/report.py
+
+# Type-check .railway/railway.ts against the Railway SDK in a throwaway directory (needs node + npm;
+# the repository itself stays free of node_modules).
+railway-check:
+	@tmp=$$(mktemp -d) && cp -R .railway "$$tmp/" && cd "$$tmp" && npm init -y >/dev/null && \
+		npm install --no-audit --no-fund --silent railway@3.11.0 typescript@7.0.2 && \
+		npx tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext \
+			--skipLibCheck .railway/railway.ts; \
+		status=$$?; rm -rf "$$tmp"; \
+		if [ $$status -eq 0 ]; then echo ".railway/railway.ts type-checks against railway@3.11.0"; fi; exit $$status
 
 clean:
 	rm -rf $(VENV) backend/instance .pytest_cache .ruff_cache

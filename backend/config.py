@@ -8,7 +8,9 @@ Only the standard library is imported here for that reason.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,13 +144,23 @@ class GunicornSettings:
     bind: str
     preload: bool
     max_worker_memory_mb: int
+    gc_freeze: bool
+    pidfile: str
     log_level: str
+
+
+def default_pidfile(bind: str) -> str:
+    """``<tmp>/nextops-gunicorn-<port>.pid``: one per port, so ``check_memory.py`` finds the master it asks about."""
+    port = bind.rsplit(":", 1)[-1]
+    name = port if port.isdigit() else re.sub(r"[^A-Za-z0-9]+", "-", bind).strip("-")
+    return str(Path(tempfile.gettempdir()) / f"nextops-gunicorn-{name}.pid")
 
 
 def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
     """Parse the GUNICORN_* variables with the guide's defaults (2 gevent workers, recycle at 500)."""
     env = os.environ if env is None else env
     port = _int(env, "PORT", 8000, minimum=1)
+    bind = env.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
     return GunicornSettings(
         workers=_int(env, "GUNICORN_WORKERS", 2, minimum=1),
         worker_class=_choice(env, "GUNICORN_WORKER_CLASS", "gevent", ("gevent", "sync", "gthread")),
@@ -158,8 +170,10 @@ def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
         timeout=_int(env, "GUNICORN_TIMEOUT", 120, minimum=1),
         graceful_timeout=_int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1),
         keepalive=_int(env, "GUNICORN_KEEPALIVE", 5, minimum=1),
-        bind=env.get("GUNICORN_BIND") or f"0.0.0.0:{port}",
+        bind=bind,
         preload=_bool(env, "GUNICORN_PRELOAD", True),
         max_worker_memory_mb=_int(env, "GUNICORN_MAX_WORKER_MEMORY_MB", 350),
+        gc_freeze=_bool(env, "GUNICORN_GC_FREEZE", True),
+        pidfile=env.get("GUNICORN_PIDFILE") or default_pidfile(bind),
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")),
     )

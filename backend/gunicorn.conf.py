@@ -1,8 +1,10 @@
 """Gunicorn configuration, read from backend/ by ``gunicorn wsgi:app``.
 
 Every value comes from the GUNICORN_* variables parsed in ``config.py`` (defaults: the guide's
-2 gevent workers recycled every 500 +/- 50 requests). This is the one module allowed side effects at
-import: gunicorn executes it once in the master before loading the app.
+2 gevent workers recycled every 500 +/- 50 requests, plus retirement above
+GUNICORN_MAX_WORKER_MEMORY_MB). This is the one module allowed side effects at import: gunicorn
+executes it once in the master before loading the app. The hooks' logic lives in
+``app/monitoring/worker_lifecycle.py`` so tests can exercise it without a gunicorn.
 """
 
 from config import gunicorn_settings
@@ -17,8 +19,16 @@ if _settings.worker_class == "gevent":
     monkey.patch_all()
 
 import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
 
 from app.logs import logging_dict  # noqa: E402
+from app.monitoring.worker_lifecycle import (  # noqa: E402
+    MemoryRecycler,
+    dispose_inherited_engines,
+    freeze_heap,
+    unfreeze_heap,
+)
 
 bind = _settings.bind
 workers = _settings.workers
@@ -30,6 +40,8 @@ timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 keepalive = _settings.keepalive
 preload_app = _settings.preload
+# check_memory.py finds the master through this file (<tmp>/nextops-gunicorn-<port>.pid by default).
+pidfile = _settings.pidfile
 
 # Logs: JSON lines on stdout only (Railway captures stdout; nothing is written inside the container).
 accesslog = "-"
@@ -51,25 +63,51 @@ def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
     log.info("  Worker connections: %s", server.cfg.worker_connections)
     log.info("  Timeout: %ss (graceful %ss)", server.cfg.timeout, server.cfg.graceful_timeout)
     log.info("  Max requests: %s (jitter %s)", server.cfg.max_requests, server.cfg.max_requests_jitter)
-    log.info("  Preload app: %s", server.cfg.preload_app)
+    log.info("  Preload app: %s (gc.freeze: %s)", server.cfg.preload_app, _settings.gc_freeze)
+    log.info("  Max worker memory: %s MB (0 = off)", _settings.max_worker_memory_mb)
     log.info("  Bind: %s", ", ".join(server.cfg.bind))
+    log.info("  Pidfile: %s", server.cfg.pidfile)
+
+
+def when_ready(server) -> None:  # noqa: ANN001
+    """Freeze the preloaded heap just before the first fork, so workers keep sharing its pages."""
+    if server.cfg.preload_app and _settings.gc_freeze:
+        server.log.info("gc.freeze(): %d objects moved to the permanent generation", freeze_heap())
 
 
 def post_fork(server, worker) -> None:  # noqa: ANN001
-    """Make psycopg2 yield to gevent, and drop DB connections inherited from the master."""
+    """Make psycopg2 yield to gevent, and drop DB connections inherited from the master.
+
+    With preload the app object is ``worker.app.callable`` here (``worker.wsgi`` is only set later,
+    in ``init_process``); without preload it does not exist yet and there is nothing to dispose.
+    """
+    # Until init_process installs the worker's own handlers, the child runs the master's Python handlers,
+    # which only queue signals in the child's copy of the master's queue: a SIGTERM sent while the worker
+    # boots (a stop right after start) was silently lost and the worker lingered until "Parent changed".
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
     if _settings.worker_class == "gevent":
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
-    _dispose_inherited_engines(worker)
+    dispose_inherited_engines(worker.app.callable)
     logging.getLogger("gunicorn.error").debug("worker %s ready", worker.pid)
 
 
-def _dispose_inherited_engines(worker) -> None:  # noqa: ANN001
-    """A preloaded app may have opened pool connections in the master; a child must not reuse them."""
-    app = getattr(worker, "wsgi", None)
-    if app is None or not hasattr(app, "extensions") or "sqlalchemy" not in app.extensions:
-        return
-    with app.app_context():
-        for engine in app.extensions["sqlalchemy"].engines.values():
-            engine.dispose(close=False)
+def post_worker_init(worker) -> None:  # noqa: ANN001
+    """One line per worker once the app is loaded: benchmarks and operators can tell boot from idle."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
+_recycler = MemoryRecycler(_settings.max_worker_memory_mb)
+
+
+def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001
+    """Retire this worker gracefully if its RSS stays above GUNICORN_MAX_WORKER_MEMORY_MB after a trim."""
+    _recycler.check(worker)
+
+
+def worker_exit(server, worker) -> None:  # noqa: ANN001
+    """Undo gc.freeze() in the exiting worker only (gunicorn may also call this in the master)."""
+    if worker.pid == os.getpid():
+        unfreeze_heap()

@@ -13,6 +13,7 @@ from app.database import init_database
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.logs import configure_logging
+from app.monitoring import init_app as init_monitoring
 from config import BACKEND_DIR, load_config
 
 MIGRATIONS_DIR = BACKEND_DIR / "migrations"
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep fields in the serializers' order: id first, as people read them
     app.json.ensure_ascii = False  # names like "Roldán" stay readable in the JSON
     _init_database(app)
+    init_monitoring(app)  # before install_auth: its hooks then also time rejected requests
     install_auth(app)
     register_error_handlers(app)
     _register_blueprints(app)
@@ -44,7 +46,11 @@ def _init_database(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.exports import bp as exports_bp
     from app.health import bp as health_bp
+    from app.uploads import bp as uploads_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(uploads_bp)
+    app.register_blueprint(exports_bp)

@@ -4,8 +4,14 @@ from flask import Flask
 
 from app.cli.seed import seed_command
 from app.cli.tokens import tokens_group
+from app.uploads.cli import import_group
+from app.exports.cli import export_group
+from app.monitoring.health_cli import memory_check_command
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_group)
     app.cli.add_command(seed_command)
+    app.cli.add_command(import_group)
+    app.cli.add_command(export_group)
+    app.cli.add_command(memory_check_command)

@@ -1,1 +1,22 @@
-"""Monitoring: process memory readings (and, later, the sampler, endpoint and health check)."""
+"""Monitoring: memory sampler, ``/api/monitoring/memory``, the health check and gunicorn worker helpers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Install the per-request sampler and the monitoring blueprint (plus test routes when enabled).
+
+    The factory calls this before ``install_auth`` so the sampler's before_request hook runs first and
+    also measures requests that authentication rejects.
+    """
+    from app.monitoring.routes import bp
+    from app.monitoring.sampler import install_sampler
+
+    install_sampler(app)
+    app.register_blueprint(bp)
+    if app.config["ENABLE_TEST_ROUTES"]:
+        from app.monitoring.testing_routes import bp as testing_bp
+
+        app.register_blueprint(testing_bp)

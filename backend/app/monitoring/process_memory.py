@@ -6,7 +6,9 @@ from ``smaps_rollup``, which costs ~0.7 ms and grows with RSS: keep those off th
 
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 from dataclasses import dataclass
 
 import psutil
@@ -33,6 +35,58 @@ def rss_bytes(pid: int | None = None) -> int:
             return int(statm.read().split()[1]) * PAGE_SIZE
     except (OSError, IndexError, ValueError):
         return psutil.Process(pid or os.getpid()).memory_info().rss
+
+
+class StatmReader:
+    """RSS and VMS of the calling process from a kept-open ``/proc/self/statm``: one ``pread``.
+
+    Cheap enough for every request. ``/proc/self`` is resolved when the file is opened, so a
+    descriptor inherited from the gunicorn master would keep reporting the master: readers forget
+    their descriptor in a forked child (``os.register_at_fork``; checking ``os.getpid()`` on every
+    read would double the syscalls) and open their own on first use. Where the file is missing
+    (macOS, no /proc) psutil answers.
+    """
+
+    def __init__(self, path: str = "/proc/self/statm") -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._opened = False
+        self._process: psutil.Process | None = None
+        _LIVE_READERS.add(self)
+        _forget_readers_in_forked_children()
+
+    def read(self) -> tuple[int, int]:
+        """``(rss, vms)`` in bytes."""
+        if not self._opened:
+            self._open()
+        if self._fd is None:
+            info = self._process.memory_info()  # type: ignore[union-attr]
+            return info.rss, info.vms
+        fields = os.pread(self._fd, 128, 0).split()
+        return int(fields[1]) * PAGE_SIZE, int(fields[0]) * PAGE_SIZE
+
+    def _open(self) -> None:
+        self._opened = True
+        try:
+            self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+            self._process = psutil.Process()
+
+    def forget(self) -> None:
+        """Drop the descriptor (the child's copy of the parent's); the next read opens a fresh one."""
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._opened, self._process = None, False, None
+
+
+_LIVE_READERS: weakref.WeakSet[StatmReader] = weakref.WeakSet()
+
+
+@functools.cache
+def _forget_readers_in_forked_children() -> None:
+    """Registered once, on the first reader: every live reader forgets its descriptor after a fork."""
+    os.register_at_fork(after_in_child=lambda: [reader.forget() for reader in list(_LIVE_READERS)])
 
 
 def _smaps_rollup(pid: int) -> dict[str, int] | None:

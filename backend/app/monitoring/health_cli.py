@@ -1,0 +1,116 @@
+"""``check_memory.py`` / ``flask memory-check``: one argument parser, one report, two front doors.
+
+Locally it measures the gunicorn tree on this host (found by pidfile or process scan), never itself.
+With ``--url`` it reads a deployed instance's ``/api/monitoring/memory`` endpoint: the right way to
+check Railway, since ``railway run`` runs the command on the operator's machine with the service's
+variables. Exit codes: 0 excellent/good, 1 warning, 2 critical, 3 could not measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import psutil
+
+from app.monitoring.cgroup import CGROUP_ROOT
+from app.monitoring.gunicorn_master import MasterNotFound, find_master, process_environment
+from app.monitoring.health_report import Thresholds, build_report, classify, render_text, unknown_report
+
+ENDPOINT = "/api/monitoring/memory"
+
+
+def build_parser(prog: str = "check_memory.py") -> argparse.ArgumentParser:
+    defaults = Thresholds()
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Memory health of the NextOps gunicorn tree (PSS totals, cgroup, settings).",
+        epilog="Exit codes: 0 excellent/good, 1 warning, 2 critical, 3 could not measure.",
+    )
+    target = parser.add_argument_group("target (default: the gunicorn master on this host)")
+    target.add_argument("--pid", type=int, help="PID of the gunicorn master to measure")
+    target.add_argument(
+        "--pidfile", help="gunicorn pidfile (default: GUNICORN_PIDFILE or <tmp>/nextops-gunicorn-<port>.pid)"
+    )
+    target.add_argument("--url", help="base URL of a deployed instance, e.g. https://nextops.up.railway.app")
+    target.add_argument("--token", help="admin API token for --url")
+    target.add_argument("--timeout", type=float, default=15, help="seconds to wait for --url (default 15)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--excellent-mb", type=float, default=defaults.excellent_mb, help="EXCELLENT below this total PSS"
+    )
+    parser.add_argument("--good-mb", type=float, default=defaults.good_mb, help="GOOD below this total PSS")
+    parser.add_argument(
+        "--warning-mb", type=float, default=defaults.warning_mb, help="WARNING below this, else CRITICAL"
+    )
+    parser.add_argument("--cgroup-root", type=Path, default=CGROUP_ROOT, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "check_memory.py") -> int:
+    """Run the check, print the report, return the exit code."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if not args.excellent_mb <= args.good_mb <= args.warning_mb:
+        parser.error("thresholds must satisfy --excellent-mb <= --good-mb <= --warning-mb")
+    thresholds = Thresholds(args.excellent_mb, args.good_mb, args.warning_mb)
+    if args.url:
+        report = _remote_report(args.url, args.token, args.timeout, thresholds)
+    else:
+        report = _local_report(args, thresholds)
+    print(json.dumps(report, indent=2) if args.json else render_text(report), end="\n" if args.json else "")
+    return report["exit_code"]
+
+
+def _local_report(args: argparse.Namespace, thresholds: Thresholds) -> dict[str, Any]:
+    try:
+        lookup = find_master(pid=args.pid, pidfile=args.pidfile)
+    except MasterNotFound as exc:
+        return unknown_report(str(exc))
+    env = process_environment(lookup.pid)
+    source = "master process"
+    if env is None:
+        env, source = dict(os.environ), "checking process (the master's was unreadable)"
+    try:
+        report = build_report(lookup.pid, env, thresholds, cgroup_root=args.cgroup_root, env_source=source)
+    except psutil.Error as exc:
+        return unknown_report(f"gunicorn master {lookup.pid} could not be measured: {exc}")
+    report["source"] = f"this host, master found by {lookup.found_by}"
+    return report
+
+
+def _remote_report(url: str, token: str | None, timeout: float, thresholds: Thresholds) -> dict[str, Any]:
+    if not token:
+        return unknown_report("--url needs --token (an admin API token)")
+    if not url.startswith(("http://", "https://")):
+        return unknown_report(f"--url must start with http:// or https://, got {url!r}")
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    request = urllib.request.Request(url.rstrip("/") + ENDPOINT, headers=headers)  # noqa: S310  (scheme checked)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            report = json.load(response)
+    except urllib.error.HTTPError as exc:
+        return unknown_report(f"{url}{ENDPOINT} answered HTTP {exc.code}: {exc.read(500).decode(errors='replace')}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return unknown_report(f"{url}{ENDPOINT} could not be read: {exc}")
+    report = classify(report, thresholds)  # this command's thresholds decide, not the server's
+    report["source"] = f"deployed instance {url}"
+    return report
+
+
+@click.command(
+    "memory-check",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def memory_check_command(args: tuple[str, ...]) -> None:
+    """Memory health of the gunicorn tree on this host (same report as backend/check_memory.py; --help)."""
+    click.get_current_context().exit(main(list(args), prog="flask memory-check"))

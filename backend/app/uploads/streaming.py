@@ -1,0 +1,242 @@
+"""Read an uploaded file from the request body chunk by chunk: hash, sniff and store in one pass.
+
+Werkzeug's form parser (``request.files``) spools every file over 500 KB to a temporary file, which
+code then reads again; on a tmpfs ``/tmp`` that spool is RAM. These routes never touch
+``request.files``/``request.form``: they read ``request.stream`` ``UPLOAD_CHUNK_SIZE`` bytes at a time
+and feed a multipart body through Werkzeug's sans-IO :class:`MultipartDecoder`, so each byte is held
+once, briefly, on its way to the hash and the storage.
+
+Two body shapes are accepted: ``multipart/form-data`` with a ``file`` part (what browsers send), and
+a raw body of any other content type with the name in ``?filename=`` or ``X-Filename`` (for clients
+that stream). The size limit is enforced on the bytes actually received, so a missing or lying
+``Content-Length`` (or chunked transfer encoding) changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+from urllib.parse import unquote
+
+from flask import Request, after_this_request
+from flask.wrappers import Response
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
+
+from app.errors import ApiError
+from app.uploads.sniffing import Sniffer, UnsupportedType
+
+FILE_FIELD = "file"
+# Part headers, boundaries and small form fields around the file: the body may exceed the file's
+# limit by this much, and the decoder's buffer never holds more than a chunk plus this.
+MULTIPART_OVERHEAD = 64 * 1024
+MAX_FIELD_BYTES = 1024
+MAX_PARTS = 16
+DEFAULT_FILENAME = "upload"
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"the file is larger than the {limit // (1024 * 1024)} MB limit", "upload_too_large")
+
+
+def incomplete() -> ApiError:
+    return ApiError(400, "the request body ended before the upload was complete", "upload_incomplete")
+
+
+@dataclass
+class Upload:
+    """The file in a request: its display name, the small form fields, and its bytes as chunks.
+
+    ``fields`` is complete only after ``chunks`` is exhausted (fields may follow the file part).
+    """
+
+    filename: str
+    chunks: Iterator[bytes]
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Received:
+    sha256: str
+    size: int
+    content_type: str
+
+
+def open_upload(request: Request, limit: int, chunk_size: int) -> Upload:
+    """Start reading the upload in ``request``; nothing beyond the file part's headers is read yet."""
+    request.max_content_length = limit + MULTIPART_OVERHEAD
+    _stop_reading_body_after_error(request)
+    mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+    try:
+        stream = request.stream  # raises 413 at once when Content-Length already exceeds the limit
+    except RequestEntityTooLarge:
+        raise too_large(limit) from None
+    read = _reader(stream, chunk_size, limit, request.content_length)
+    if mimetype == "multipart/form-data":
+        boundary = options.get("boundary", "")
+        if not boundary:
+            raise ApiError(400, "multipart body without a boundary", "malformed_upload")
+        return _multipart_upload(read, boundary.encode("latin-1"), chunk_size)
+    name = request.args.get("filename") or unquote(request.headers.get("X-Filename", ""))
+    return Upload(display_name(name), _raw_chunks(read))
+
+
+def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed: frozenset[str]) -> Received:
+    """Pass every chunk to the hash, the sniffer and ``write`` in one pass; enforce the limit as it grows.
+
+    Raises 400 (empty or incomplete body), 413 (over ``limit``) or 415 (type not in ``allowed``) as
+    soon as that is known; the caller's ``write`` target is responsible for discarding what it got.
+    """
+    digest = hashlib.sha256()
+    sniffer = Sniffer(allowed)
+    size = 0
+    try:
+        for chunk in upload.chunks:
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            sniffer.feed(chunk)
+            digest.update(chunk)
+            write(chunk)
+        if size == 0:
+            raise ApiError(400, "the file is empty", "empty_upload")
+        content_type = sniffer.result()
+    except UnsupportedType as exc:
+        raise ApiError(415, f"unsupported file type ({exc}); allowed: {_names(allowed)}", "unsupported_type") from None
+    return Received(digest.hexdigest(), size, content_type)
+
+
+def display_name(raw: str) -> str:
+    """The client's file name reduced to a safe display name (never used as a path)."""
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip().strip(".")
+    return cleaned[:255] or DEFAULT_FILENAME
+
+
+def _names(types: frozenset[str]) -> str:
+    return ", ".join(sorted(types))
+
+
+def _reader(stream: IO[bytes], chunk_size: int, limit: int, declared: int | None) -> Callable[[], bytes]:
+    """``read()`` returning the next chunk (b"" at the end) with every transport failure mapped to 4xx.
+
+    A client that disconnects shows up as a short body (fewer bytes than its Content-Length), as
+    Werkzeug's ``ClientDisconnected``, or as an ``OSError`` from the server's socket (gunicorn raises
+    ``NoMoreData`` mid-chunk); all of them mean "incomplete".
+    """
+    received = 0
+
+    def read() -> bytes:
+        nonlocal received
+        try:
+            chunk = stream.read(chunk_size)
+        except RequestEntityTooLarge:
+            raise too_large(limit) from None
+        except (ClientDisconnected, OSError):
+            raise incomplete() from None
+        received += len(chunk)
+        if not chunk and declared is not None and received < declared:
+            raise incomplete()
+        return chunk
+
+    return read
+
+
+def _raw_chunks(read: Callable[[], bytes]) -> Iterator[bytes]:
+    while chunk := read():
+        yield chunk
+
+
+def _multipart_upload(read: Callable[[], bytes], boundary: bytes, chunk_size: int) -> Upload:
+    decoder = MultipartDecoder(boundary, max_form_memory_size=chunk_size + MULTIPART_OVERHEAD, max_parts=MAX_PARTS)
+    events = _events(decoder, read)
+    fields: dict[str, str] = {}
+    filename = _skip_to_file(events, fields)
+    return Upload(display_name(filename), _file_chunks(events, fields), fields)
+
+
+def _events(decoder: MultipartDecoder, read: Callable[[], bytes]) -> Iterator[object]:
+    """Multipart events, reading a chunk whenever the decoder needs data; ends after the epilogue."""
+    try:
+        while True:
+            event = decoder.next_event()
+            if event is NEED_DATA:
+                decoder.receive_data(read() or None)
+                continue
+            yield event
+            if isinstance(event, Epilogue):
+                return
+    except RequestEntityTooLarge:
+        raise ApiError(413, "multipart headers or fields are too large", "upload_too_large") from None
+    except ValueError:
+        raise ApiError(400, "malformed or truncated multipart body", "malformed_upload") from None
+
+
+def _skip_to_file(events: Iterator[object], fields: dict[str, str]) -> str:
+    """Read the parts before the file (small fields are kept); return the file part's name."""
+    for event in events:
+        if isinstance(event, File) and event.name == FILE_FIELD:
+            return event.filename
+        if isinstance(event, Field):
+            fields[event.name] = _field_value(events)
+        elif isinstance(event, File):
+            raise ApiError(400, f"unexpected file field {event.name!r}; send the file as 'file'", "malformed_upload")
+    raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
+
+
+def _file_chunks(events: Iterator[object], fields: dict[str, str]) -> Iterator[bytes]:
+    """The file part's bytes, then the rest of the body (fields after the file, epilogue)."""
+    for event in events:
+        if not isinstance(event, Data):
+            break
+        if event.data:
+            yield event.data
+        if not event.more_data:
+            break
+    for event in events:
+        if isinstance(event, Field):
+            fields[event.name] = _field_value(events)
+        elif isinstance(event, File):
+            raise ApiError(400, "only one file per upload", "malformed_upload")
+
+
+def _field_value(events: Iterator[object]) -> str:
+    value = bytearray()
+    for event in events:
+        if not isinstance(event, Data):
+            break
+        value += event.data
+        if len(value) > MAX_FIELD_BYTES:
+            raise ApiError(400, f"form fields are limited to {MAX_FIELD_BYTES} bytes", "malformed_upload")
+        if not event.more_data:
+            break
+    return value.decode("utf-8", "replace")
+
+
+def _stop_reading_body_after_error(request: Request) -> None:
+    """After an error response, stop the server from draining the unread rest of the body.
+
+    gunicorn reads and discards a request's unread body before the next request on the connection,
+    so a 413 at 25 MB of a 1 GB upload would still pull the other 975 MB through the worker. Shutting
+    the socket's read side after the response is sent ends that at once. Only gunicorn exposes the
+    socket (``gunicorn.socket``); elsewhere this does nothing.
+    """
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        return
+
+    @after_this_request
+    def _close_on_error(response: Response) -> Response:
+        if response.status_code >= 400:
+            response.call_on_close(lambda: _shutdown_read(sock))
+        return response
+
+
+def _shutdown_read(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # the client is already gone
+        sock.shutdown(socket.SHUT_RD)

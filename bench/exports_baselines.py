@@ -1,0 +1,156 @@
+"""Export baselines for ``bench/exports.py``, each run in a fresh child process (bench-only code).
+
+``python bench/exports_baselines.py METHOD DATABASE_URL OUT_FILE``: imports and connects, prints
+``ready``, waits for ``go`` on stdin (the parent starts sampling this process's RSS in between), runs
+the export, prints one JSON line. Every method except ``pg_copy`` reads the same SELECT as the
+endpoint (``app.exports.queries.invoice_select``) through the same server-side cursor
+(``yield_per=EXPORT_CHUNK_SIZE``); they differ only in how the rows become a file:
+
+- ``openpyxl_normal``: the old system's way, a normal ``openpyxl.Workbook`` saved at the end;
+- ``openpyxl_write_only``: ``Workbook(write_only=True)``, flat memory but bytes only at ``save()``;
+- ``csv_writer``: bare ``csv.writer`` over the raw rows, no formatting;
+- ``pg_copy``: ``COPY (same SELECT) TO STDOUT CSV``, PostgreSQL formatting the CSV itself;
+- ``nextops_xlsx`` / ``nextops_csv``: our writers in-process (no HTTP), to separate writer cost
+  from serving cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+
+from openpyxl import Workbook  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.dialects import postgresql  # noqa: E402
+
+from app.exports.columns import INVOICE_COLUMNS  # noqa: E402
+from app.exports.csv_writer import csv_chunks  # noqa: E402
+from app.exports.queries import invoice_select  # noqa: E402
+from app.exports.xlsx_writer import xlsx_chunks  # noqa: E402
+
+CHUNK_SIZE = 100  # EXPORT_CHUNK_SIZE's default, as the server runs it
+HEADERS = [column.header for column in INVOICE_COLUMNS]
+CONTAINERS = [column.key for column in INVOICE_COLUMNS].index("containers")
+
+
+class TimedFile(io.FileIO):
+    """A file that remembers when its first byte was written (the baseline's time to first byte)."""
+
+    first_write: float | None = None
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.first_write is None and len(data):
+            self.first_write = time.perf_counter()
+        return super().write(data)
+
+
+def _chunks(connection) -> Iterator:
+    result = connection.execution_options(yield_per=CHUNK_SIZE).execute(invoice_select([]))
+    yield from result.partitions()
+
+
+def _cells(row) -> list:
+    """openpyxl cannot store a list: the containers become one string, everything else as fetched."""
+    values = list(row)
+    values[CONTAINERS] = ", ".join(values[CONTAINERS] or ())
+    return values
+
+
+def openpyxl_normal(connection, out: TimedFile) -> int:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    rows = 0
+    for chunk in _chunks(connection):
+        for row in chunk:
+            sheet.append(_cells(row))
+        rows += len(chunk)
+    workbook.save(out)
+    return rows
+
+
+def openpyxl_write_only(connection, out: TimedFile) -> int:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Invoices")
+    sheet.append(HEADERS)
+    rows = 0
+    for chunk in _chunks(connection):
+        for row in chunk:
+            sheet.append(_cells(row))
+        rows += len(chunk)
+    workbook.save(out)
+    return rows
+
+
+def csv_writer(connection, out: TimedFile) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(HEADERS)
+    rows = 0
+    for chunk in _chunks(connection):
+        writer.writerows(chunk)
+        rows += len(chunk)
+    text.flush()
+    text.detach()
+    return rows
+
+
+def pg_copy(connection, out: TimedFile) -> int:
+    sql = invoice_select([]).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    raw = connection.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
+        return cursor.rowcount
+
+
+def _ours(write: Callable) -> Callable:
+    def run(connection, out: TimedFile) -> int:
+        counted = []
+
+        def counting() -> Iterator:
+            for chunk in _chunks(connection):
+                counted.append(len(chunk))
+                yield chunk
+
+        for piece in write(counting()):
+            out.write(piece)
+        return sum(counted)
+
+    return run
+
+
+METHODS: dict[str, Callable] = {
+    "openpyxl_normal": openpyxl_normal,
+    "openpyxl_write_only": openpyxl_write_only,
+    "csv_writer": csv_writer,
+    "pg_copy": pg_copy,
+    "nextops_xlsx": _ours(lambda chunks: xlsx_chunks(INVOICE_COLUMNS, chunks, "Invoices")),
+    "nextops_csv": _ours(lambda chunks: csv_chunks(INVOICE_COLUMNS, chunks)),
+}
+
+
+def main() -> None:
+    method, url, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    engine = create_engine(url)
+    with engine.connect() as connection, TimedFile(out_path, "w") as out:
+        connection.exec_driver_sql("SELECT 1")
+        print("ready", flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return
+        started = time.perf_counter()
+        rows = METHODS[method](connection, out)
+        seconds = time.perf_counter() - started
+        ttfb = (out.first_write or time.perf_counter()) - started
+    size = Path(out_path).stat().st_size
+    print(json.dumps({"rows": rows, "seconds": seconds, "ttfb": ttfb, "bytes": size}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

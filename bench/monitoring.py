@@ -1,0 +1,384 @@
+"""Memory of the whole gunicorn tree per worker setup, and the per-request cost of the memory sampler.
+
+Part 1, process-tree PSS (one run, same app ``wsgi:app``, same database): each setup is a real
+gunicorn started from backend/ with only GUNICORN_* variables changed:
+
+  5 sync workers                    the old setting (no preload)
+  2 gevent workers                  the guide's "after" (no preload)
+  2 gevent + preload                preload alone (copy-on-write, but the workers' GC un-shares pages)
+  2 gevent + preload + gc.freeze    our default
+
+"Idle" is read once every worker has logged "Worker ready" and a second has passed; "warmed" after
+``--warm-requests`` list/detail/readiness calls from 4 clients (so every worker has run the ORM, the
+serializers and a DB connection). Each figure is the median of 3 readings of the summed RSS, PSS and
+USS of master + workers (``smaps_rollup``). PSS is the one that adds up to what the container is
+charged. Target: 2 gevent + preload + gc.freeze <= 110 MB PSS warmed.
+
+Part 2, sampler overhead: a WSGI call loop (no HTTP) on a minimal Flask app without monitoring and
+on the same app with the sampler at MEMORY_SAMPLE_RATE 0, 0.01 and 1.0, interleaved in rounds;
+the median per-request time of each is compared with the no-monitoring app. Sample records go
+through the real JSON formatter into /dev/null. Target: overhead <= 1% of a 2 ms request (20 µs).
+
+Database: PostgreSQL ``BENCH_DATABASE_URL`` (default: the local test server when it answers) in
+schema ``bench_monitoring``, else SQLite under bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import requests
+from common import BACKEND, ROOT, markdown_table, write_result
+
+sys.path.insert(0, str(BACKEND / "tests"))
+from servers import run_gunicorn
+
+from app.monitoring.process_memory import MB, StatmReader, full_reading, process_tree
+
+OUT_DIR = ROOT / "bench" / "out"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+SCHEMA = "bench_monitoring"
+PSS_TARGET_MB = 110
+REQUEST_BUDGET_US = 2000  # "a 2 ms request"
+OVERHEAD_TARGET_PERCENT = 1.0
+WARM_PATHS = (
+    "/api/invoices?limit=50",
+    "/api/ots?limit=50",
+    "/api/invoices?limit=20&needs_review=true",
+    "/api/ots/{ot}",
+    "/health/ready",
+)
+
+
+@dataclass(frozen=True)
+class Setup:
+    label: str
+    workers: int
+    env: dict[str, str]
+
+
+SETUPS = (
+    Setup("5 sync workers (old)", 5, {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_PRELOAD": "false"}),
+    Setup("2 gevent workers", 2, {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "false"}),
+    Setup(
+        "2 gevent + preload",
+        2,
+        {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "false"},
+    ),
+    Setup(
+        "2 gevent + preload + gc.freeze (default)",
+        2,
+        {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "true"},
+    ),
+)
+
+
+# ---------------------------------------------------------------- database
+
+
+def database_url() -> str:
+    """PostgreSQL in schema ``bench_monitoring`` when it answers, else SQLite under bench/out/."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG
+    if base.startswith("postgres"):
+        url = make_url(base.replace("postgres://", "postgresql://", 1))
+        try:
+            socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2).close()
+        except OSError:
+            pass
+        else:
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+            admin.dispose()
+            return url.update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(hide_password=False)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{OUT_DIR / 'bench-monitoring.db'}"
+
+
+def prepare_database(url: str) -> tuple[str, list[int]]:
+    """Migrate, seed a small dataset once (reused), return an admin token and some OT ids."""
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from app.auth import create_token
+    from app.cli.seed import seed
+    from app.extensions import db
+    from app.models import Invoice, Ot
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        upgrade()
+        if db.session.scalar(select(func.count()).select_from(Invoice)) == 0:
+            seed(ots=200, invoices=2000, seed_value=5)
+        token = create_token("bench-monitoring", "admin", replace=True)
+        ot_ids = list(db.session.scalars(select(Ot.id).order_by(Ot.id).limit(50)))
+        db.engine.dispose()
+    return token, ot_ids
+
+
+# ---------------------------------------------------------------- part 1: process tree
+
+
+def tree_reading(master: int) -> tuple[float, float, float, int]:
+    """Summed RSS, PSS, USS (MB) of master + workers, and the number of processes read."""
+    readings = [full_reading(pid) for pid in process_tree(master)]
+    return (
+        sum(r.rss for r in readings) / MB,
+        sum(r.pss or 0 for r in readings) / MB,
+        sum(r.uss or 0 for r in readings) / MB,
+        len(readings),
+    )
+
+
+def median_reading(master: int, expected: int) -> tuple[float, float, float]:
+    readings = []
+    for _ in range(3):
+        rss, pss, uss, count = tree_reading(master)
+        if count != expected:
+            raise RuntimeError(f"expected {expected} processes in the tree, found {count}")
+        readings.append((rss, pss, uss))
+        time.sleep(0.5)
+    return tuple(statistics.median(values) for values in zip(*readings, strict=True))  # type: ignore[return-value]
+
+
+def wait_until_ready(server, workers: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while server.log_text().count('"Worker ready') < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers not ready after {timeout}s:\n{server.log_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def warm_up(server, token: str, ot_ids: list[int], total: int) -> int:
+    """``total`` requests from 4 clients over keep-alive sessions; return how many failed."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(11)
+    paths = [rng.choice(WARM_PATHS).format(ot=rng.choice(ot_ids)) for _ in range(total)]
+
+    def client(batch: list[str]) -> int:
+        failed = 0
+        with requests.Session() as session:
+            for path in batch:
+                failed += session.get(server.url(path), headers=headers, timeout=30).status_code != 200
+        return failed
+
+    with ThreadPoolExecutor(4) as pool:
+        return sum(pool.map(client, [paths[i::4] for i in range(4)]))
+
+
+def measure_setup(setup: Setup, url: str, token: str, ot_ids: list[int], warm_requests: int) -> dict[str, object]:
+    env = {
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "INFO",
+        "GUNICORN_WORKERS": str(setup.workers),
+        "GUNICORN_MAX_WORKER_MEMORY_MB": "0",  # nothing may replace a worker during the measurement
+        "GUNICORN_MAX_REQUESTS": "0",
+        "STORAGE_DIR": str(OUT_DIR / "monitoring-storage"),
+        **setup.env,
+    }
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_gunicorn(env, Path(tmp) / "gunicorn.log", startup_timeout=90) as server,
+    ):
+        wait_until_ready(server, setup.workers)
+        time.sleep(1)
+        idle = median_reading(server.pid, setup.workers + 1)
+        failed = warm_up(server, token, ot_ids, warm_requests)
+        time.sleep(1)
+        warm = median_reading(server.pid, setup.workers + 1)
+        master_pss = full_reading(server.pid).pss or 0
+    return {"setup": setup, "idle": idle, "warm": warm, "master_pss": master_pss / MB, "failed": failed}
+
+
+def tree_table(results: list[dict[str, object]]) -> str:
+    headers = [
+        "setup",
+        "idle Σ RSS",
+        "idle Σ PSS",
+        "idle Σ USS",
+        "warm Σ RSS",
+        "warm Σ PSS",
+        "warm Σ USS",
+        "master PSS",
+    ]
+    rows = [
+        [
+            r["setup"].label,  # type: ignore[attr-defined]
+            *(f"{value:.1f}" for value in r["idle"]),  # type: ignore[attr-defined]
+            *(f"{value:.1f}" for value in r["warm"]),  # type: ignore[attr-defined]
+            f"{r['master_pss']:.1f}",
+        ]
+        for r in results
+    ]
+    return markdown_table(headers, rows)
+
+
+# ---------------------------------------------------------------- part 2: sampler overhead
+
+
+def quiet_json_logging() -> None:
+    """The app's JSON logging, written to /dev/null: the formatting cost stays, the output does not."""
+    from app.logs import configure_logging
+
+    configure_logging("INFO")
+    devnull = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(devnull)
+
+
+def minimal_app(rate: float | None) -> Callable:
+    """A one-route Flask app; with ``rate`` set, the same app plus the memory sampler."""
+    from flask import Flask
+
+    from app.monitoring.sampler import MemorySampler
+
+    app = Flask("bench")
+    app.add_url_rule("/ping", "ping", lambda: {"status": "ok"})
+    if rate is not None:
+        MemorySampler(sample_rate=rate, alert_mb=1500, large_request_mb=10, rng=random.Random(3)).install(app)
+    return app
+
+
+def time_calls(app: Callable, environ: dict, calls: int) -> float:
+    """Mean µs per WSGI call, body iterated and closed as a server would."""
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        return None
+
+    started = time.perf_counter()
+    for _ in range(calls):
+        body = app(dict(environ), start_response)
+        for _chunk in body:
+            pass
+        body.close()
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def sampler_overhead(rounds: int, calls: int) -> tuple[str, list[str]]:
+    from werkzeug.test import EnvironBuilder
+
+    quiet_json_logging()
+    environ = EnvironBuilder(path="/ping").get_environ()
+    variants = {"no monitoring": minimal_app(None), **{f"sampler, rate {r}": minimal_app(r) for r in (0.0, 0.01, 1.0)}}
+    for app in variants.values():
+        time_calls(app, environ, 500)  # warm-up
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, app in variants.items():
+            timings[name].append(time_calls(app, environ, calls))
+    base = statistics.median(timings["no monitoring"])
+    rows, verdicts = [], []
+    for name, values in timings.items():
+        median = statistics.median(values)
+        overhead = median - base
+        percent = overhead / REQUEST_BUDGET_US * 100
+        rows.append(
+            [
+                name,
+                f"{median:.1f}",
+                f"{min(values):.1f}",
+                "" if name == "no monitoring" else f"{overhead:+.1f}",
+                "" if name == "no monitoring" else f"{percent:+.2f}%",
+            ]
+        )
+        if name != "no monitoring":
+            verdict = "PASS" if percent <= OVERHEAD_TARGET_PERCENT else "MISS"
+            verdicts.append(
+                f"- {name}: {overhead:+.1f} µs = {percent:+.2f}% of a 2 ms request (target ≤ 1%) → {verdict}"
+            )
+    table = markdown_table(["app", "median µs/request", "best round µs", "overhead µs", "% of a 2 ms request"], rows)
+    return table, verdicts
+
+
+def reading_costs(calls: int = 20000) -> str:
+    """What one memory reading costs, to show why only statm runs on every request."""
+    reader = StatmReader()
+    process = psutil.Process()
+    pid = os.getpid()
+    rows = []
+    for label, function, count in (
+        ("StatmReader.read() (kept-open /proc/self/statm)", reader.read, calls),
+        ("psutil Process.memory_info() (cached Process)", process.memory_info, calls),
+        ("full_reading() (smaps_rollup: RSS/PSS/USS)", lambda: full_reading(pid), calls // 20),
+    ):
+        started = time.perf_counter()
+        for _ in range(count):
+            function()
+        rows.append([label, f"{(time.perf_counter() - started) / count * 1e6:.1f}"])
+    rows.append(["(this process's RSS, MB)", f"{reader.read()[0] / MB:.0f}"])
+    return markdown_table(["reading", "µs/call"], rows)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm-requests", type=int, default=400, help="requests per setup before 'warmed' (400)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds for the sampler timing (15)")
+    parser.add_argument("--calls", type=int, default=2000, help="WSGI calls per round and variant (2000)")
+    args = parser.parse_args(argv)
+
+    url = database_url()
+    token, ot_ids = prepare_database(url)
+    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    results = []
+    for setup in SETUPS:
+        print(f"measuring: {setup.label}", flush=True)
+        results.append(measure_setup(setup, url, token, ot_ids, args.warm_requests))
+    ours = results[-1]
+    warm_pss = ours["warm"][1]  # type: ignore[index]
+    failed = sum(r["failed"] for r in results)  # type: ignore[misc]
+    old = results[0]["warm"][1]  # type: ignore[index]
+
+    print("measuring: sampler overhead", flush=True)
+    overhead_table, verdicts = sampler_overhead(args.rounds, args.calls)
+    costs = reading_costs()
+
+    body = "\n".join(
+        [
+            f"### Process tree memory, MB (master + workers; {database}; {args.warm_requests} warm-up requests,"
+            f" {failed} failed)",
+            "",
+            tree_table(results),
+            "",
+            f"- 2 gevent + preload + gc.freeze, warmed: **{warm_pss:.1f} MB PSS** (target ≤ {PSS_TARGET_MB})"
+            f" → {'PASS' if warm_pss <= PSS_TARGET_MB else 'MISS'}; the old 5 sync workers: {old:.1f} MB"
+            f" ({old / warm_pss:.1f}x ours).",
+            "- Σ RSS counts every page shared between master and workers once per process; compare setups by PSS.",
+            "",
+            f"### Memory sampler overhead per request (WSGI call loop, {args.rounds} rounds x {args.calls} calls)",
+            "",
+            overhead_table,
+            "",
+            *verdicts,
+            "",
+            "### Cost of one memory reading",
+            "",
+            costs,
+        ]
+    )
+    write_result("monitoring", "Monitoring: process-tree memory and sampler overhead", "make bench-monitoring", body)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
