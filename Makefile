@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test lint bench bench-monitoring bench-load bench-report railway-check clean
+.PHONY: run test lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -55,8 +55,19 @@ bench: $(VENV)/.dev
 bench-monitoring: $(VENV)/.dev
 	$(BIN)/python bench/monitoring.py
 
+# Uploads and the OT import through a real one-worker gunicorn vs the naive upload and sha256sum+cp.
+BENCH_UPLOADS_ARGS ?=
+bench-uploads: $(VENV)/.dev
+	$(BIN)/python bench/uploads.py $(BENCH_UPLOADS_ARGS)
+
 bench-load: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_LOAD_ARGS)
+
+# Streamed exports vs openpyxl/csv/COPY baselines at 10k, 100k, 1M invoices (PostgreSQL schemas
+# bench_exports_<n>, seeded once). Smaller run: make bench-exports BENCH_EXPORTS_ARGS="--sizes 10000,100000"
+BENCH_EXPORTS_ARGS ?=
+bench-exports: $(VENV)/.dev
+	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
 
 bench-report: $(VENV)/.dev
 	$(BIN)/python bench/report.py

@@ -3,7 +3,8 @@
 #
 # Steps (each stops the script with a clear message and a non-zero exit if it fails):
 #   1. inside a git work tree, on the expected branch (default: main)
-#   2. backend/requirements.txt lists every runtime dependency the optimizations need
+#   2. backend/requirements.txt lists every runtime dependency the optimizations need, and the files
+#      Railway's build reads are there (railpack.json, .python-version, gunicorn.conf.py, wsgi.py)
 #   3. the test command passes (default: make test; override with DEPLOY_TEST_CMD) unless --skip-tests
 #   4. show the pending changes and ask for confirmation (unless --yes)
 #   5. commit them (git add -A; git commit) when there are any
@@ -125,17 +126,28 @@ requirement_names() {
 }
 
 check_dependencies() {
-  step "Checking runtime dependencies in backend/requirements.txt"
+  step "Checking runtime dependencies and build files in backend/"
   local file="backend/requirements.txt" names dep missing=""
   [ -f "$file" ] || die "$file not found: Railway installs the backend's dependencies from it"
-  names=$(requirement_names "$file")
+  # Newline-delimited, so a pattern match checks whole names (no pipe into grep -q: under pipefail an
+  # early-exiting grep can fail the pipeline with SIGPIPE and report a present package as missing).
+  names="
+$(requirement_names "$file")
+"
   for dep in $REQUIRED_DEPS; do
-    if ! printf '%s\n' "$names" | grep -q -x -F "$dep"; then
-      missing="$missing $dep"
-    fi
+    case "$names" in
+      *"
+$dep
+"*) ;;
+      *) missing="$missing $dep" ;;
+    esac
   done
   [ -z "$missing" ] || die "missing from $file:$missing (the optimized server needs them; add pinned versions)"
   echo "all present: $REQUIRED_DEPS"
+  for file in backend/railpack.json backend/.python-version backend/gunicorn.conf.py backend/wsgi.py; do
+    [ -f "$file" ] || die "$file not found: Railway's build needs it (see RAILWAY_SETUP.md)"
+  done
+  echo "build files present: railpack.json (start command), .python-version, gunicorn.conf.py, wsgi.py"
 }
 
 run_tests() {

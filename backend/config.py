@@ -126,6 +126,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MEMORY_ALERT_MB": _int(env, "MEMORY_ALERT_MB", 1500, minimum=1),
         "MEMORY_LARGE_REQUEST_MB": _int(env, "MEMORY_LARGE_REQUEST_MB", 10, minimum=1),
         "ENABLE_TEST_ROUTES": _bool(env, "NEXTOPS_ENABLE_TEST_ROUTES", False),
+        "MIGRATIONS_CLI": _bool(env, "NEXTOPS_MIGRATIONS_CLI", True),
     }
 
 

@@ -11,7 +11,7 @@ from app.auth import install_auth
 from app.cli import register_cli
 from app.database import init_database
 from app.errors import register_error_handlers
-from app.extensions import db, migrate
+from app.extensions import db
 from app.logs import configure_logging
 from app.monitoring import init_app as init_monitoring
 from config import BACKEND_DIR, load_config
@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep fields in the serializers' order: id first, as people read them
     app.json.ensure_ascii = False  # names like "Roldán" stay readable in the JSON
     _init_database(app)
-    init_monitoring(app)  # before install_auth: its hooks then also time rejected requests
+    init_monitoring(app)  # memory sampler around the WSGI app, /api/monitoring/memory
     install_auth(app)
     register_error_handlers(app)
     _register_blueprints(app)
@@ -41,7 +41,10 @@ def _init_database(app: Flask) -> None:
     from app import models  # noqa: F401  (the metadata must know every table before Migrate looks)
 
     init_database(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    if app.config["MIGRATIONS_CLI"]:  # gunicorn.conf.py turns it off: Alembic is ~11 MB a server never uses
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,6 +1,9 @@
-"""Flask extensions, created unbound so the factory can attach them to each app."""
+"""Flask extensions, created unbound so the factory can attach them to each app.
 
-from flask_migrate import Migrate
+Flask-Migrate is not here: it is created in the factory only when the ``flask db`` commands are
+wanted, because importing it (and Alembic) costs ~11 MB that a gunicorn tree never uses.
+"""
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
@@ -14,4 +17,3 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
-migrate = Migrate()

@@ -76,13 +76,17 @@ def run_gunicorn(
     log_path: Path,
     extra_args: tuple[str, ...] = (),
     startup_timeout: float = 30,
+    app: str = "wsgi:app",
 ) -> Iterator[GunicornServer]:
-    """Run gunicorn with ``env`` layered over this process's environment; stop it on exit."""
+    """Run gunicorn with ``env`` layered over this process's environment; stop it on exit.
+
+    ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only baseline app with bench/ on PYTHONPATH).
+    """
     port = free_port()
     full_env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", **env}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", *extra_args],
+            [sys.executable, "-m", "gunicorn", app, *extra_args],
             cwd=BACKEND_DIR,
             env=full_env,
             stdout=log,

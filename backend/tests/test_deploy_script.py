@@ -20,7 +20,7 @@ from config import gunicorn_settings, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy_optimizations.sh"
-REQUIREMENTS = ROOT / "backend" / "requirements.txt"
+BUILD_FILES = ("requirements.txt", "railpack.json", ".python-version", "gunicorn.conf.py", "wsgi.py")
 FAKE_RAILWAY = """#!/bin/sh
 printf '%s\\n' "$*" >> "$RAILWAY_CALLS"
 if [ "$1" = status ]; then exit "${RAILWAY_STATUS_EXIT:-0}"; fi
@@ -63,7 +63,8 @@ class Workspace:
         subprocess.run(["git", "init", "--bare", "-q", str(self.remote)], check=True, env=self.env)
         subprocess.run(["git", "init", "-q", "--initial-branch=main", str(self.repo)], check=True, env=self.env)
         (self.repo / "backend").mkdir()
-        shutil.copy(REQUIREMENTS, self.repo / "backend" / "requirements.txt")
+        for name in BUILD_FILES:
+            shutil.copy(ROOT / "backend" / name, self.repo / "backend" / name)
         (self.repo / "app.txt").write_text("v1\n")
         self.git("remote", "add", "origin", str(self.remote))
         self.git("add", "-A")
@@ -252,6 +253,16 @@ def test_missing_runtime_dependency_fails(ws: Workspace) -> None:
     assert result.returncode != 0
     assert "missing from backend/requirements.txt: gevent" in result.stderr
     assert ws.state() == before
+
+
+def test_missing_build_file_fails(ws: Workspace) -> None:
+    ws.git("rm", "-q", "backend/railpack.json")
+    ws.git("commit", "-q", "-m", "drop railpack.json")
+
+    result = ws.run("--yes", "--skip-tests")
+
+    assert result.returncode != 0
+    assert "backend/railpack.json not found" in result.stderr
 
 
 def test_outside_a_git_repository_fails(ws: Workspace, tmp_path: Path) -> None:

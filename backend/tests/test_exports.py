@@ -83,8 +83,10 @@ def expected_invoices(app, order_desc=True):
 
 
 def export(client, auth, path, status=200):
-    response = client.get(path, headers=auth)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    """GET a whole export and close the response, as a WSGI server does (the body stays readable)."""
+    with client.get(path, headers=auth) as response:
+        body = response.get_data()
+    assert response.status_code == status, body[:500]
     return response
 
 
@@ -475,10 +477,9 @@ def test_max_rows_guard_refuses_before_streaming(client, auth, seeded):
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "export_too_large" and error["rows"] == 300 and error["limit"] == 50
-    small = client.get("/api/invoices/export?format=csv&ot_number=OT-0000003", headers=auth)
-    assert small.status_code == 200
+    small = export(client, auth, "/api/invoices/export?format=csv&ot_number=OT-0000003")
     assert 1 < len(read_csv(small.data)) <= 51
-    assert client.get("/api/invoices/export?format=xlsx", headers=auth).status_code == 422
+    export(client, auth, "/api/invoices/export?format=xlsx", status=422)
 
 
 def test_concurrency_limit_gives_429_and_frees_the_slot(client, auth, seeded):
@@ -497,7 +498,7 @@ def test_concurrency_limit_gives_429_and_frees_the_slot(client, auth, seeded):
     held = [slots.acquire() for _ in range(slots.limit)]  # both slots are free again
     for slot in held:
         slot.release()
-    assert client.get("/api/ots/export?format=xlsx", headers=auth).status_code == 200
+    export(client, auth, "/api/ots/export?format=xlsx")
 
 
 def test_disconnect_mid_stream_returns_the_connection(client, auth, seeded):
@@ -537,7 +538,7 @@ def test_a_failing_query_is_a_json_error_not_a_broken_file(client, auth, seeded,
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"
     assert pool.checkedout() == 0
-    assert client.get("/api/ots/export?format=csv", headers=auth).status_code == 200
+    export(client, auth, "/api/ots/export?format=csv")
 
 
 # ---------------------------------------------------------------- CLI

@@ -244,3 +244,17 @@ def test_dispose_inherited_engines_forgets_connections_without_closing_them(app)
         cursor.close()
         inherited.close()
     assert dispose_inherited_engines(object()) == 0
+
+
+def test_served_app_skips_flask_migrate(monkeypatch):
+    """gunicorn.conf.py asks for the app without Flask-Migrate/Alembic (~11 MB of the tree's PSS)."""
+    import runpy
+
+    from app import create_app
+
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "sync")  # no gevent monkey-patching in the test process
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    assert "NEXTOPS_MIGRATIONS_CLI=false" in conf["raw_env"]
+    served = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "MIGRATIONS_CLI": False})
+    assert "migrate" not in served.extensions
+    assert "migrate" in create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions

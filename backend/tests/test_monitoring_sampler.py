@@ -73,7 +73,7 @@ def test_sampling_rate_is_honoured_with_a_seeded_rng(sampled_app, caplog):
     client = sampled_app.test_client()
     requests_made = 400
     for _ in range(requests_made):
-        assert client.get("/health").status_code == 200
+        assert client.get("/health", buffered=True).status_code == 200
 
     replay = random.Random(2026)
     expected = sum(replay.random() < 0.25 for _ in range(requests_made))
@@ -83,7 +83,7 @@ def test_sampling_rate_is_honoured_with_a_seeded_rng(sampled_app, caplog):
 
 
 def test_sample_record_fields(sampled_app, caplog):
-    sampled_app.test_client().get("/health")
+    sampled_app.test_client().get("/health", buffered=True)
     (sample,) = records(caplog, "memory sample")
     assert sample.levelname == "INFO"
     assert sample.path == "/health"
@@ -103,7 +103,7 @@ def test_rates_zero_and_one_never_draw(sampled_app, caplog, rate, expected):
     sampler.rng = NoDraws()
     client = sampled_app.test_client()
     for _ in range(30):
-        client.get("/health")
+        client.get("/health", buffered=True)
     assert len(records(caplog, "memory sample")) == expected
 
 

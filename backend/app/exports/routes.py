@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from app.errors import ApiError
 from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, row_limit
-from app.exports.limits import export_slots, install_slots
+from app.exports.limits import Slot, export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition, RowStream
 from app.extensions import db
 from app.filters import Condition
@@ -55,7 +55,7 @@ def _export(definition: ExportDefinition) -> Response:
     except BaseException:
         slot.release()
         raise
-    body = _logged(export_format.write(definition, stream.chunks()), stream, definition, export_format)
+    body = _logged(export_format.write(definition, stream.chunks()), stream, slot, definition, export_format)
     response = Response(body, content_type=export_format.content_type)
     filename = export_format.filename(definition, dt.datetime.now(dt.UTC))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -85,9 +85,17 @@ def _check_row_limit(definition: ExportDefinition, conditions: list[Condition], 
 
 
 def _logged(
-    body: Generator[bytes, None, None], stream: RowStream, definition: ExportDefinition, export_format: ExportFormat
+    body: Generator[bytes, None, None],
+    stream: RowStream,
+    slot: Slot,
+    definition: ExportDefinition,
+    export_format: ExportFormat,
 ) -> Iterator[bytes]:
-    """Pass ``body`` through and log one line when it ends: rows, bytes, seconds, finished or not."""
+    """Pass ``body`` through; when it ends, free the slot at once and log rows, bytes, seconds, finished or not.
+
+    The response's close callback frees the slot too (it is idempotent): that one also covers a body
+    that never started, this one does not wait for the server to close the response.
+    """
     started = time.perf_counter()
     sent = 0
     finished = False
@@ -98,6 +106,8 @@ def _logged(
         finished = True
     finally:
         body.close()
+        stream.close()
+        slot.release()
         log.info(
             "export %s",
             "finished" if finished else "aborted",

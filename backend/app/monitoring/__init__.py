@@ -8,8 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Install the per-request sampler and the monitoring blueprint (plus test routes when enabled).
 
-    The factory calls this before ``install_auth`` so the sampler's before_request hook runs first and
-    also measures requests that authentication rejects.
+    The sampler wraps the WSGI app, so it sees every request, including those auth rejects.
     """
     from app.monitoring.routes import bp
     from app.monitoring.sampler import install_sampler

@@ -1,7 +1,8 @@
 """Rows of an XLSX or CSV file on disk, one at a time, whatever the file's size.
 
 XLSX: the zip-bomb guard runs first, then openpyxl in ``read_only`` mode (a streaming XML parse; the
-normal mode builds every cell object, ~50x the file size). openpyxl parses with defusedxml when it
+normal mode builds every cell object, ~50x the file size), with a compact shared-strings table
+(:mod:`app.uploads.shared_strings`). openpyxl parses with defusedxml when it
 is installed (it is a runtime dependency), which refuses entity and DTD tricks. ``reset_dimensions()``
 discards the sheet's declared ``<dimension>``: read_only trusts it and pads every row out to the
 declared width and the sheet out to the declared height, so a file claiming ``A1:XFD1048576`` would
@@ -19,6 +20,7 @@ from typing import Any
 
 import openpyxl
 
+from app.uploads.shared_strings import load_read_only
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.zipguard import UnsafeArchive, check_archive
 
@@ -47,14 +49,15 @@ def xlsx_rows(path: str | Path) -> Iterator[tuple[int, Row]]:
         check_archive(path)
     except UnsafeArchive as exc:
         raise SpreadsheetError(f"rejected workbook: {exc}") from None
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # any failure to open is the file's fault: report it, do not crash
-        raise SpreadsheetError(f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
-    try:
-        yield from _sheet_rows(workbook)
-    finally:
-        workbook.close()
+    with open(path, "rb") as file:  # a file object: openpyxl would otherwise insist on an .xlsx name
+        try:
+            workbook = load_read_only(file)
+        except Exception as exc:  # any failure to open is the file's fault: report it, do not crash
+            raise SpreadsheetError(f"not a readable XLSX workbook ({_reason(exc)})") from None
+        try:
+            yield from _sheet_rows(workbook)
+        finally:
+            workbook.close()
 
 
 def _sheet_rows(workbook: Any) -> Iterator[tuple[int, Row]]:
@@ -69,8 +72,16 @@ def _sheet_rows(workbook: Any) -> Iterator[tuple[int, Row]]:
         except StopIteration:
             return
         except Exception as exc:  # malformed sheet XML, forbidden entities (defusedxml), bad zip data
-            raise SpreadsheetError(f"the worksheet cannot be read ({type(exc).__name__}: {exc})") from None
+            raise SpreadsheetError(f"the worksheet cannot be read ({_reason(exc)})") from None
         yield item
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause, e.g. defusedxml's ``EntitiesForbidden`` under openpyxl's generic ValueError
+    (whose own message would also show the server's temp path)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def csv_rows(path: str | Path) -> Iterator[tuple[int, Row]]:

@@ -26,7 +26,7 @@ from flask import Request, after_this_request
 from flask.wrappers import Response
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
+from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, State
 
 from app.errors import ApiError
 from app.uploads.sniffing import Sniffer, UnsupportedType
@@ -172,6 +172,8 @@ def _events(decoder: MultipartDecoder, read: Callable[[], bytes]) -> Iterator[ob
             if isinstance(event, Epilogue):
                 return
     except RequestEntityTooLarge:
+        if decoder.state is State.PREAMBLE:
+            raise ApiError(400, "no multipart boundary found in the body", "malformed_upload") from None
         raise ApiError(413, "multipart headers or fields are too large", "upload_too_large") from None
     except ValueError:
         raise ApiError(400, "malformed or truncated multipart body", "malformed_upload") from None

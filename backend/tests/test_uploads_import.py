@@ -1,0 +1,364 @@
+"""OT spreadsheet import: xlsx and csv, row errors, dry run, hostile workbooks, the CLI. All or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import openpyxl
+import pytest
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Client, Ot
+from app.uploads.spreadsheets import xlsx_rows
+
+HEADER = ["ot_number", "client", "carrier", "master_bl", "containers", "vessel", "eta", "status"]
+
+
+@pytest.fixture
+def client_name(seeded) -> str:
+    with seeded.app_context():
+        return db.session.scalar(select(Client.name).order_by(Client.id).limit(1))
+
+
+def snapshot(app) -> list[tuple]:
+    """Every OT as a tuple: what "nothing changed" is compared against."""
+    with app.app_context():
+        rows = db.session.execute(select(Ot.ot_number, Ot.client_id, Ot.status, Ot.vessel, Ot.eta).order_by(Ot.id))
+        result = [tuple(row) for row in rows]
+        db.session.commit()
+        return result
+
+
+def ot(app, number: str) -> Ot | None:
+    with app.app_context():
+        found = db.session.execute(select(Ot).where(Ot.ot_number == number)).scalar_one_or_none()
+        db.session.expunge_all()
+        return found
+
+
+def temp_files(app) -> list[Path]:
+    temp = Path(app.config["STORAGE_DIR"]) / "tmp"
+    return list(temp.iterdir()) if temp.exists() else []
+
+
+def post_file(client, auth, path: Path, query: str = ""):
+    with open(path, "rb") as file:
+        return client.post(f"/api/ots/import{query}", data={"file": (file, path.name)}, headers=auth)
+
+
+def write_xlsx(path: Path, rows: list[list]) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def write_csv(path: Path, lines: list[str], delimiter: str = ",", bom: bool = False) -> Path:
+    text = "\r\n".join(delimiter.join(line.split("|")) for line in lines) + "\r\n"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "</Types>"
+)
+RELS = (
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+WORKBOOK = (
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="OTs" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+def sheet_xml(rows: list[list[str]], dimension: str | None = None, prolog: str = "") -> str:
+    """A worksheet with inline strings, written by hand so tests control every byte (dimension, DTD)."""
+    cells = []
+    for r, row in enumerate(rows, start=1):
+        values = "".join(
+            f'<c r="{get_column_letter(c)}{r}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+            for c, value in enumerate(row, start=1)
+        )
+        cells.append(f'<row r="{r}">{values}</row>')
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        f'{prolog}<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"{dim}<sheetData>{''.join(cells)}</sheetData></worksheet>"
+    )
+
+
+def write_raw_xlsx(path: Path, sheet: str, extra: dict[str, bytes] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_xlsx_creates_and_updates(seeded, client, auth, client_name, tmp_path):
+    before = ot(seeded, "OT-0000001")
+    path = write_xlsx(
+        tmp_path / "ots.xlsx",
+        [
+            HEADER,
+            ["OT-NEW-1", client_name, "Maersk", "MAEU123456789", "MSCU1234567, tghu7654321", "Ever Given",
+             dt.date(2026, 12, 24), "in_transit"],
+            ["OT-NEW-2", client_name.upper()],
+            ["OT-0000001", client_name, None, None, None, None, None, "closed"],
+            [None, None],
+        ],
+    )  # fmt: skip
+    response = post_file(client, auth, path)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"rows": 3, "created": 2, "updated": 1, "dry_run": False, "ignored_columns": []}
+    new = ot(seeded, "OT-NEW-1")
+    assert new.carrier_id is not None
+    assert new.containers == ["MSCU1234567", "TGHU7654321"]
+    assert new.eta == dt.date(2026, 12, 24)
+    assert (new.status, new.vessel, new.master_bl) == ("in_transit", "Ever Given", "MAEU123456789")
+    minimal = ot(seeded, "OT-NEW-2")
+    assert (minimal.status, minimal.containers, minimal.carrier_id) == ("open", [], None)
+    updated = ot(seeded, "OT-0000001")
+    assert updated.status == "closed"
+    assert (updated.vessel, updated.eta, updated.containers) == (before.vessel, before.eta, before.containers)
+    assert temp_files(seeded) == []
+
+
+def test_csv_with_semicolons_bom_and_extra_column(seeded, client, auth, client_name, tmp_path):
+    path = write_csv(
+        tmp_path / "ots.csv",
+        ["OT Number|Client|ETA|Containers|Notes", f"OT-CSV-1|{client_name}|24/12/2026|MSCU1234567 TGHU7654321|hola"],
+        delimiter=";",
+        bom=True,
+    )
+    response = post_file(client, auth, path)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["created"] == 1
+    assert response.get_json()["ignored_columns"] == ["notes"]
+    created = ot(seeded, "OT-CSV-1")
+    assert created.eta == dt.date(2026, 12, 24)
+    assert created.containers == ["MSCU1234567", "TGHU7654321"]
+
+
+def test_row_errors_reject_the_whole_file(seeded, client, auth, client_name, tmp_path):
+    before = snapshot(seeded)
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [
+            "ot_number|client|carrier|containers|eta|status",
+            f"OT-OK-1|{client_name}||||",
+            "OT-BAD-1|Nobody S.A.S.||||",
+            f"OT-BAD-2|{client_name}|Unknown Lines|||",
+            f"OT-BAD-3|{client_name}||ABC123||",
+            f"OT-BAD-4|{client_name}|||31/02/2026|",
+            f"OT-BAD-5|{client_name}|||2026-01-01|lost",
+            f"|{client_name}||||",
+            f"{'X' * 40}|{client_name}||||",
+            f"OT-OK-1|{client_name}||||",
+        ],
+    )
+    response = post_file(client, auth, path)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_rows"
+    assert (error["created"], error["updated"], error["rows"]) == (0, 0, 9)
+    found = {(e["row"], e["column"]) for e in error["errors"]}
+    assert found == {
+        (3, "client"),
+        (4, "carrier"),
+        (5, "containers"),
+        (6, "eta"),
+        (7, "status"),
+        (8, "ot_number"),
+        (9, "ot_number"),
+        (10, "ot_number"),
+    }
+    assert error["error_count"] == 8
+    assert snapshot(seeded) == before, "not even the valid rows were written"
+    assert temp_files(seeded) == []
+
+
+def test_repeat_in_a_later_batch_is_an_error(seeded, client, auth, client_name, tmp_path):
+    lines = ["ot_number|client"] + [f"OT-B-{n:04d}|{client_name}" for n in range(600)] + [f"OT-B-0003|{client_name}"]
+    before = snapshot(seeded)
+    response = post_file(client, auth, write_csv(tmp_path / "repeat.csv", lines))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["errors"] == [
+        {"row": 602, "column": "ot_number", "message": "OT-B-0003 appears more than once in the file"}
+    ]
+    assert snapshot(seeded) == before
+
+
+def test_missing_required_column(seeded, client, auth, tmp_path):
+    response = post_file(client, auth, write_csv(tmp_path / "x.csv", ["ot_number|vessel", "OT-1|Ever Given"]))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["errors"] == [
+        {"row": 1, "column": "client", "message": "required column is missing from the header row"}
+    ]
+
+
+def test_dry_run_counts_like_the_real_run_and_writes_nothing(seeded, client, auth, client_name, tmp_path):
+    path = write_csv(
+        tmp_path / "ots.csv",
+        ["ot_number|client|status", f"OT-DRY-1|{client_name}|open", f"OT-0000002|{client_name}|closed"],
+    )
+    before = snapshot(seeded)
+    dry = post_file(client, auth, path, "?dry_run=1")
+    assert dry.status_code == 200
+    assert dry.get_json() == {"rows": 2, "created": 1, "updated": 1, "dry_run": True, "ignored_columns": []}
+    assert snapshot(seeded) == before
+    real = post_file(client, auth, path)
+    assert {**real.get_json(), "dry_run": True} == dry.get_json()
+    assert snapshot(seeded) != before
+
+
+def test_too_many_rows(seeded, client, auth, client_name, tmp_path):
+    seeded.config["IMPORT_MAX_ROWS"] = 2
+    lines = ["ot_number|client"] + [f"OT-M-{n}|{client_name}" for n in range(3)]
+    response = post_file(client, auth, write_csv(tmp_path / "many.csv", lines))
+    assert response.status_code == 422
+    assert "IMPORT_MAX_ROWS" in response.get_json()["error"]["errors"][0]["message"]
+
+
+def test_wrong_declared_dimensions_are_ignored(seeded, client, auth, client_name, tmp_path):
+    """A bogus <dimension> neither inflates three rows into a million nor hides rows past it."""
+    rows = [["ot_number", "client"]] + [[f"OT-DIM-{n}", client_name] for n in range(3)]
+    huge = write_raw_xlsx(tmp_path / "huge.xlsx", sheet_xml(rows, dimension="A1:XFD1048576"))
+    assert [len(row) for _, row in xlsx_rows(huge)] == [2, 2, 2, 2], "4 rows of 2 cells, not 1,048,576 x 16,384"
+    assert post_file(client, auth, huge).get_json()["created"] == 3
+
+    rows = [["ot_number", "client"]] + [[f"OT-DIM-{n}", client_name] for n in range(3, 7)]
+    small = write_raw_xlsx(tmp_path / "small.xlsx", sheet_xml(rows, dimension="A1:A2"))
+    assert post_file(client, auth, small).get_json()["created"] == 4
+
+
+def test_reader_values_match_openpyxl_normal_mode(tmp_path):
+    """The compact shared-strings table changes memory, not values (rich text, escapes, repeats)."""
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    path = tmp_path / "values.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Roldán & Cía.", "  spaced  ", "a_x005F_x0041_b", 12345, 2.5, dt.datetime(2026, 5, 1), None])
+    sheet.append([CellRichText([TextBlock(InlineFont(b=True), "bold"), " plain"]), "", "Roldán & Cía.", "ñ" * 300])
+    workbook.save(path)
+
+    def trimmed(rows):  # normal mode pads every row to the widest one; read_only does not
+        return [tuple(row[: max((i + 1 for i, v in enumerate(row) if v is not None), default=0)]) for row in rows]
+
+    expected = trimmed(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+    assert trimmed(row for _, row in xlsx_rows(path)) == expected
+    assert expected[1][0] == "bold plain"
+
+
+def _assert_rejected(app, response, fragment: str, before: list[tuple]) -> None:
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "unreadable_spreadsheet"
+    assert fragment in error["message"]
+    assert snapshot(app) == before
+    assert temp_files(app) == []
+
+
+def test_xml_entity_bomb_is_refused(seeded, client, auth, tmp_path):
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        + "]>"
+    )
+    sheet = sheet_xml([["ot_number", "client"], ["&lol9;", "x"]], prolog=laughs).replace("&amp;lol9;", "&lol9;")
+    before = snapshot(seeded)
+    response = post_file(client, auth, write_raw_xlsx(tmp_path / "laughs.xlsx", sheet))
+    _assert_rejected(seeded, response, "EntitiesForbidden", before)
+
+
+def test_zip_bomb_is_refused_before_parsing(seeded, client, auth, tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    write_raw_xlsx(path, sheet_xml([["ot_number", "client"]]))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive, archive.open("xl/media/zeros.bin", "w") as entry:
+        for _ in range(64):
+            entry.write(bytes(1024 * 1024))
+    assert path.stat().st_size < 200_000, "64 MB of zeros compress to a tiny file"
+    before = snapshot(seeded)
+    _assert_rejected(seeded, post_file(client, auth, path), "compression ratio", before)
+
+
+def test_archive_with_too_many_entries_is_refused(seeded, client, auth, tmp_path):
+    extra = {f"xl/junk/{n}.xml": b"" for n in range(1500)}
+    path = write_raw_xlsx(tmp_path / "entries.xlsx", sheet_xml([["ot_number", "client"]]), extra)
+    _assert_rejected(seeded, post_file(client, auth, path), "1505 entries", snapshot(seeded))
+
+
+@pytest.mark.parametrize("damage", ["garbage-sheet", "truncated"])
+def test_malformed_xlsx_is_a_clear_400(seeded, client, auth, client_name, tmp_path, damage):
+    path = tmp_path / "broken.xlsx"
+    if damage == "garbage-sheet":
+        write_raw_xlsx(path, "<worksheet><sheetData><row><c>unclosed")
+        fragment = "no element found"
+    else:
+        rows = [["ot_number", "client"]] + [[f"OT-T-{n}", client_name] for n in range(2000)]
+        write_raw_xlsx(path, sheet_xml(rows))
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        fragment = "not a valid zip archive"
+    _assert_rejected(seeded, post_file(client, auth, path), fragment, snapshot(seeded))
+
+
+def test_import_accepts_only_spreadsheets(seeded, client, auth, tmp_path):
+    pdf = tmp_path / "ots.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n" + bytes(1000))
+    response = post_file(client, auth, pdf)
+    assert response.status_code == 415
+    assert temp_files(seeded) == []
+
+
+def test_cli_import_dry_run_and_errors(seeded, runner, client_name, tmp_path):
+    path = write_csv(tmp_path / "cli.csv", ["ot_number|client", f"OT-CLI-1|{client_name}", f"OT-0000003|{client_name}"])
+    before = snapshot(seeded)
+    dry = runner.invoke(args=["import", "ots", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 rows: would create 1, would update 1" in dry.output
+    assert snapshot(seeded) == before
+    real = runner.invoke(args=["import", "ots", str(path)])
+    assert real.exit_code == 0, real.output
+    assert "2 rows: created 1, updated 1" in real.output
+    assert ot(seeded, "OT-CLI-1") is not None
+
+    bad = write_csv(tmp_path / "bad.csv", ["ot_number|client", "OT-CLI-2|Nobody"])
+    failed = runner.invoke(args=["import", "ots", str(bad)])
+    assert failed.exit_code == 1
+    assert "row 2 [client]: no client named 'Nobody'" in failed.output
+    assert ot(seeded, "OT-CLI-2") is None
+
+
+def test_import_requires_a_token(client, tmp_path):
+    response = client.post("/api/ots/import", data={"file": (io.BytesIO(b"a,b\n"), "x.csv")})
+    assert response.status_code == 401
