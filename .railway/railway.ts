@@ -32,6 +32,7 @@ export default defineRailway(() => {
       GUNICORN_MAX_REQUESTS: "500",
       GUNICORN_MAX_REQUESTS_JITTER: "50",
       GUNICORN_TIMEOUT: "120",
+      GUNICORN_GRACEFUL_TIMEOUT: "120",
       GUNICORN_PRELOAD: "true",
       GUNICORN_GC_FREEZE: "true",
       GUNICORN_MAX_WORKER_MEMORY_MB: "350",

@@ -169,7 +169,8 @@ def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
         max_requests=_int(env, "GUNICORN_MAX_REQUESTS", 500),
         max_requests_jitter=_int(env, "GUNICORN_MAX_REQUESTS_JITTER", 50),
         timeout=_int(env, "GUNICORN_TIMEOUT", 120, minimum=1),
-        graceful_timeout=_int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30, minimum=1),
+        # As long as the timeout: a worker recycled (max requests, memory) mid-export lets it finish.
+        graceful_timeout=_int(env, "GUNICORN_GRACEFUL_TIMEOUT", 120, minimum=1),
         keepalive=_int(env, "GUNICORN_KEEPALIVE", 5, minimum=1),
         bind=bind,
         preload=_bool(env, "GUNICORN_PRELOAD", True),

@@ -32,6 +32,9 @@ def logging_dict(level: str) -> dict[str, Any]:
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+            # Alembic announces each autogenerate plugin at INFO on import: noise on every `flask` command
+            # (and invalid JSON ahead of `flask memory-check --json`).
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

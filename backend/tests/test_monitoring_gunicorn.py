@@ -66,7 +66,8 @@ def test_master_shares_only_the_listener_with_its_workers(server_env, tmp_path, 
     """With preload the app is built in the master; it must open no DB connection or file there."""
     with run_gunicorn(server_env, tmp_path / "gunicorn.log") as server:
         for path in ("/health/ready", "/api/invoices?limit=5", "/api/ots?limit=5"):
-            assert requests.get(server.url(path), headers=auth, timeout=10).status_code == 200
+            response = requests.get(server.url(path), headers={**auth, "Connection": "close"}, timeout=10)
+            assert response.status_code == 200
         fds = open_fds(server.pid)
         listeners = {
             conn.fd
@@ -235,13 +236,14 @@ def test_gevent_preload_db_calls_cooperate(server_env, tmp_path, auth, database_
     try:
         with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
             slow_url = server.url("/api/monitoring/test/slow-query?seconds=2")
+            closing = {**auth, "Connection": "close"}  # no idle keep-alive to hold up the graceful stop
             with ThreadPoolExecutor(2) as pool:
-                slow = [pool.submit(requests.get, slow_url, headers=auth, timeout=30) for _ in range(2)]
+                slow = [pool.submit(requests.get, slow_url, headers=closing, timeout=30) for _ in range(2)]
                 deadline = time.monotonic() + 10
                 while sleeping() < 2:
                     assert time.monotonic() < deadline, "the two pg_sleep queries never ran at the same time"
                     time.sleep(0.05)
-                health = requests.get(server.url("/health"), timeout=10)
+                health = requests.get(server.url("/health"), headers={"Connection": "close"}, timeout=10)
                 still_sleeping = sleeping()
                 bodies = [future.result().json() for future in slow]
     finally:

@@ -199,3 +199,15 @@ def test_statm_reader_reports_the_child_after_fork():
         growth = int(pipe.read().split()[0])
     os.waitpid(pid, 0)
     assert growth > 32 * MB  # the parent's descriptor would show ~0
+
+
+def test_statm_readers_do_not_leak_descriptors():
+    """Every app has a reader; the test suite alone builds hundreds of apps."""
+    import gc
+
+    gc.collect()  # earlier tests' apps (and their readers) go first
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        StatmReader().read()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

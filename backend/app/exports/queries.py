@@ -34,10 +34,7 @@ class ExportDefinition:
     columns: tuple[Column, ...]
     model: Any  # the resource table the filters apply to (counted for the row limits)
     conditions: Callable[[Args, Iterable[str]], list[Condition]]
-    build_select: Callable[[list[Condition]], Select[Any]]
-
-    def select(self, conditions: list[Condition]) -> Select[Any]:
-        return self.build_select(conditions)
+    select: Callable[[list[Condition]], Select[Any]]
 
     def count(self, conditions: list[Condition]) -> Select[Any]:
         """``COUNT(*)`` of the rows the export would write, without its joins."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.monitoring.process_memory import MB
+from app.monitoring.process_memory import to_mb
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_ROOT = Path("/proc")
@@ -36,16 +36,12 @@ class CgroupMemory:
         return {
             "version": self.version,
             "path": self.path,
-            "usage_mb": _mb(self.usage),
-            "limit_mb": _mb(self.limit),
-            "anon_mb": _mb(self.anon),
-            "file_mb": _mb(self.file),
+            "usage_mb": to_mb(self.usage),
+            "limit_mb": to_mb(self.limit),
+            "anon_mb": to_mb(self.anon),
+            "file_mb": to_mb(self.file),
             "usage_percent": round(100 * self.usage / self.limit, 1) if self.limit else None,
         }
-
-
-def _mb(value: int | None) -> float | None:
-    return None if value is None else round(value / MB, 1)
 
 
 def read_cgroup_memory(

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from app.monitoring.cgroup import CGROUP_ROOT, read_cgroup_memory
-from app.monitoring.process_memory import MB, full_reading, process_tree
+from app.monitoring.process_memory import full_reading, process_tree, to_mb
 from config import ConfigError, gunicorn_settings, load_config
 
 STATUS_MESSAGES = {
@@ -62,10 +62,6 @@ class Thresholds:
         return "CRITICAL"
 
 
-def _mb(value: int | None) -> float | None:
-    return None if value is None else round(value / MB, 1)
-
-
 def measure_tree(master_pid: int, root_role: str = "master") -> dict[str, Any]:
     """RSS/PSS/USS of the master and every descendant, plus totals (PSS is the one that adds up).
 
@@ -82,9 +78,9 @@ def measure_tree(master_pid: int, root_role: str = "master") -> dict[str, Any]:
             {
                 "pid": pid,
                 "role": role,
-                "rss_mb": _mb(reading.rss),
-                "pss_mb": _mb(reading.pss),
-                "uss_mb": _mb(reading.uss),
+                "rss_mb": to_mb(reading.rss),
+                "pss_mb": to_mb(reading.pss),
+                "uss_mb": to_mb(reading.uss),
             }
         )
     totals = {

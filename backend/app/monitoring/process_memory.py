@@ -17,6 +17,11 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MB = 1024 * 1024
 
 
+def to_mb(value: int | None) -> float | None:
+    """Bytes as MB with one decimal, for reports; None stays None (a figure the kernel did not give)."""
+    return None if value is None else round(value / MB, 1)
+
+
 @dataclass(frozen=True)
 class MemoryReading:
     """Bytes; ``pss``/``uss`` are None where the kernel does not expose them."""
@@ -52,6 +57,7 @@ class StatmReader:
         self._fd: int | None = None
         self._opened = False
         self._process: psutil.Process | None = None
+        self._closer: weakref.finalize | None = None  # closes the descriptor when the reader goes away
         _LIVE_READERS.add(self)
         _forget_readers_in_forked_children()
 
@@ -72,12 +78,14 @@ class StatmReader:
         except OSError:
             self._fd = None
             self._process = psutil.Process()
+        else:
+            self._closer = weakref.finalize(self, os.close, self._fd)
 
     def forget(self) -> None:
         """Drop the descriptor (the child's copy of the parent's); the next read opens a fresh one."""
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd, self._opened, self._process = None, False, None
+        if self._closer is not None:
+            self._closer()
+        self._fd, self._opened, self._process, self._closer = None, False, None, None
 
 
 _LIVE_READERS: weakref.WeakSet[StatmReader] = weakref.WeakSet()

@@ -49,17 +49,13 @@ class MemorySampler:
         self.read = read or StatmReader().read
         self.requests_served = 0
 
-    def _draw(self) -> bool:
-        """Rate 0 and 1 skip the RNG, so a seeded run only consumes draws for fractional rates."""
-        if self.sample_rate >= 1.0:
-            return True
-        return self.sample_rate > 0.0 and self.rng.random() < self.sample_rate
-
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request_length = _length(environ.get("CONTENT_LENGTH"))
-        if request_length > self.large_bytes:  # logged before the body is read: useful if the worker dies
-            self._log_large("large request: %s %s with %.1f MB body", environ, request_length)
-        start = (time.perf_counter(), *self.read()) if self._draw() else None
+        request_length = environ.get("CONTENT_LENGTH")
+        if request_length and _length(request_length) > self.large_bytes:  # before the body is read
+            self._log_large("large request: %s %s with %.1f MB body", environ, _length(request_length))
+        rate = self.sample_rate
+        sampled = rate >= 1.0 or (rate > 0.0 and self.rng.random() < rate)  # 0 and 1 consume no draws
+        start = (time.perf_counter(), *self.read()) if sampled else None
         sent: list[Any] = []
 
         def recording_start_response(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:

@@ -18,7 +18,7 @@ from app.uploads.documents import find_document, store_document
 from app.uploads.downloads import document_response
 from app.uploads.importer import import_upload
 from app.uploads.storage import get_storage
-from app.uploads.streaming import open_upload
+from app.uploads.streaming import Upload, open_upload
 
 MB = 1024 * 1024
 TRUE_WORDS = {"1", "true", "yes"}
@@ -41,7 +41,7 @@ def _limit() -> int:
     return current_app.config["MAX_UPLOAD_MB"] * MB
 
 
-def _open_upload() -> Any:
+def _open_upload() -> Upload:
     return open_upload(request, _limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
 
 

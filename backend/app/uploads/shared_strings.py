@@ -3,11 +3,12 @@
 Excel stores every distinct text of a workbook once, in ``xl/sharedStrings.xml``, and cells refer to
 it by index; a 100k-row OT sheet has ~300k distinct strings (OT numbers, BLs, containers). Even in
 ``read_only`` mode openpyxl loads that table whole, and its loader keeps every parsed ``<si>`` element
-attached to the document root until the end: measured +47 MB RSS for 300k strings, more than the
-import's whole budget. :class:`CompactExcelReader` replaces only that step. It parses the same way
-(openpyxl's own ``Text`` model and ``iterparse``, which is defusedxml's when installed), drops each
-element once read, and keeps the texts as UTF-8 in one ``bytearray`` with an offsets array (~8 MB for
-the same table). Cells still receive ordinary ``str`` values: the table decodes one on each lookup.
+attached to the document root until the end, so the table costs several times its text
+(``make bench-uploads`` compares openpyxl's read_only reader with this one). :class:`CompactExcelReader`
+replaces only that step. It parses the same way (openpyxl's own ``Text`` model and ``iterparse``, which
+is defusedxml's when installed), drops each element once read, and keeps the texts as UTF-8 in one
+``bytearray`` with an offsets array. Cells still receive ordinary ``str`` values: the table decodes one
+on each lookup.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ class LocalPending:
         temp_dir = root / "tmp"
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.path = temp_dir / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO | None = open(self.path, "xb", buffering=WRITE_BUFFER)  # noqa: SIM115  (closed by commit/discard)
+        # Closed by commit() or discard(), which pending() always calls.
+        self._file: BinaryIO | None = open(self.path, "xb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._committed = False
 
     def write(self, chunk: bytes) -> None:
