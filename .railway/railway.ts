@@ -40,7 +40,7 @@ export default defineRailway(() => {
       MEMORY_ALERT_MB: "1500",
       MEMORY_SAMPLE_RATE: "0.01",
       EXPORT_CHUNK_SIZE: "100",
-      UPLOAD_CHUNK_SIZE: "8192",
+      UPLOAD_CHUNK_SIZE: "65536",
       MAX_UPLOAD_MB: "25",
     },
   });

@@ -112,7 +112,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EXPORT_CHUNK_SIZE": _int(env, "EXPORT_CHUNK_SIZE", 100, minimum=1),
         "EXPORT_MAX_CONCURRENT": _int(env, "EXPORT_MAX_CONCURRENT", 2, minimum=1),
         "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
-        "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 8192, minimum=512),
+        "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
         "STORAGE_BACKEND": _choice(env, "STORAGE_BACKEND", "local", ("local", "s3")),
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(BACKEND_DIR / "instance" / "storage"),

@@ -23,6 +23,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 
 from app.logs import logging_dict  # noqa: E402
+from app.monitoring.gunicorn_master import remove_stale_pidfile  # noqa: E402
 from app.monitoring.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
@@ -40,8 +41,10 @@ timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 keepalive = _settings.keepalive
 preload_app = _settings.preload
-# check_memory.py finds the master through this file (<tmp>/nextops-gunicorn-<port>.pid by default).
+# check_memory.py finds the master through this file (<tmp>/nextops-gunicorn-<port>.pid by default). A file left by
+# a killed master is removed first: gunicorn would refuse to start if its PID now belonged to another process.
 pidfile = _settings.pidfile
+remove_stale_pidfile(pidfile)
 
 # Logs: JSON lines on stdout only (Railway captures stdout; nothing is written inside the container).
 accesslog = "-"

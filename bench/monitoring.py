@@ -7,6 +7,7 @@ gunicorn started from backend/ with only GUNICORN_* variables changed:
   2 gevent workers                  the guide's "after" (no preload)
   2 gevent + preload                preload alone (copy-on-write, but the workers' GC un-shares pages)
   2 gevent + preload + gc.freeze    our default
+  ... , Flask-Migrate imported      our default before the served app skipped Flask-Migrate/Alembic
 
 "Idle" is read once every worker has logged "Worker ready" and a second has passed; "warmed" after
 ``--warm-requests`` list/detail/readiness calls from 4 clients (every worker has run the ORM, the
@@ -18,8 +19,8 @@ charged. Target: 2 gevent + preload + gc.freeze <= 110 MB PSS warmed.
 Part 2, sampler overhead: a WSGI call loop (no HTTP) on a minimal Flask app without monitoring and
 on the same app with the sampler at MEMORY_SAMPLE_RATE 0, 0.01 and 1.0, timed back to back in
 rounds (CPU time); the overhead is the median per-round difference to the no-monitoring app. Sample
-records go through the real JSON formatter into /dev/null. Target: overhead <= 1% of a 2 ms request
-(20 µs).
+records go through the real JSON formatter into /dev/null. A "statm read only" variant shows the floor
+set by reading RSS on every request. Target: overhead <= 1% of a 2 ms request (20 µs).
 
 Database: PostgreSQL ``BENCH_DATABASE_URL`` (default: the local test server when it answers) in
 schema ``bench_monitoring``, else SQLite under bench/out/.
@@ -70,6 +71,11 @@ class Setup:
     label: str
     workers: int
     env: dict[str, str]
+    with_migrations: bool = False  # serve the app with Flask-Migrate/Alembic imported, as before raw_env
+
+
+# gunicorn.conf.py unchanged except that it no longer tells the served app to skip Flask-Migrate.
+WITH_MIGRATIONS_CONF = f"exec(open({str(BACKEND / 'gunicorn.conf.py')!r}).read())\nraw_env = []\n"
 
 
 SETUPS = (
@@ -79,6 +85,12 @@ SETUPS = (
         "2 gevent + preload",
         2,
         {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "false"},
+    ),
+    Setup(
+        "2 gevent + preload + gc.freeze, Flask-Migrate imported",
+        2,
+        {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "true"},
+        with_migrations=True,
     ),
     Setup(
         "2 gevent + preload + gc.freeze (default)",
@@ -195,17 +207,20 @@ def measure_setup(setup: Setup, url: str, token: str, ot_ids: list[int], warm_re
         "STORAGE_DIR": str(OUT_DIR / "monitoring-storage"),
         **setup.env,
     }
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        run_gunicorn(env, Path(tmp) / "gunicorn.log", startup_timeout=90) as server,
-    ):
-        wait_until_ready(server, setup.workers)
-        time.sleep(1)
-        idle = median_reading(server.pid, setup.workers + 1)
-        failed = warm_up(server, token, ot_ids, warm_requests)
-        time.sleep(1)
-        warm = median_reading(server.pid, setup.workers + 1)
-        master_pss = full_reading(server.pid).pss or 0
+    with tempfile.TemporaryDirectory() as tmp:
+        extra_args: tuple[str, ...] = ()
+        if setup.with_migrations:
+            conf = Path(tmp) / "with_migrations.conf.py"
+            conf.write_text(WITH_MIGRATIONS_CONF)
+            extra_args = ("-c", str(conf))
+        with run_gunicorn(env, Path(tmp) / "gunicorn.log", extra_args, startup_timeout=90) as server:
+            wait_until_ready(server, setup.workers)
+            time.sleep(1)
+            idle = median_reading(server.pid, setup.workers + 1)
+            failed = warm_up(server, token, ot_ids, warm_requests)
+            time.sleep(1)
+            warm = median_reading(server.pid, setup.workers + 1)
+            master_pss = full_reading(server.pid).pss or 0
     return {"setup": setup, "idle": idle, "warm": warm, "master_pss": master_pss / MB, "failed": failed}
 
 
@@ -259,6 +274,20 @@ def minimal_app(rate: float | None) -> Callable:
     return app
 
 
+def statm_only_app() -> Callable:
+    """The same app with nothing but the per-request statm read: the floor the alert check sets."""
+    app = minimal_app(None)
+    inner, read = app.wsgi_app, StatmReader().read
+
+    def reading_only(environ: dict, start_response: Callable) -> object:
+        body = inner(environ, start_response)
+        read()
+        return body
+
+    app.wsgi_app = reading_only
+    return app
+
+
 def time_calls(app: Callable, environ: dict, calls: int) -> float:
     """Mean CPU µs per WSGI call, body iterated and closed as a server would.
 
@@ -285,7 +314,11 @@ def sampler_overhead(rounds: int, calls: int) -> tuple[str, list[str]]:
 
     quiet_json_logging()
     environ = EnvironBuilder(path="/ping").get_environ()
-    variants = {"no monitoring": minimal_app(None), **{f"sampler, rate {r}": minimal_app(r) for r in (0.0, 0.01, 1.0)}}
+    variants = {
+        "no monitoring": minimal_app(None),
+        "statm read only (no sampler)": statm_only_app(),
+        **{f"sampler, rate {r}": minimal_app(r) for r in (0.0, 0.01, 1.0)},
+    }
     for app in variants.values():
         time_calls(app, environ, 500)  # warm-up
     timings: dict[str, list[float]] = {name: [] for name in variants}
@@ -308,6 +341,8 @@ def sampler_overhead(rounds: int, calls: int) -> tuple[str, list[str]]:
                 f"{overhead / base_median * 100:+.1f}%",
             ]
         )
+        if not name.startswith("sampler"):
+            continue
         verdict = "PASS" if percent <= OVERHEAD_TARGET_PERCENT else "MISS"
         verdicts.append(f"- {name}: {overhead:+.1f} µs = {percent:+.2f}% of a 2 ms request (target ≤ 1%) → {verdict}")
     headers = ["app", "median CPU µs/request", "overhead µs", "% of a 2 ms request", "% of this minimal request"]
@@ -370,12 +405,19 @@ def main(argv: list[str] | None = None) -> int:
             f" → {'PASS' if warm_pss <= PSS_TARGET_MB else 'MISS'}; the old 5 sync workers: {old:.1f} MB"
             f" ({old / warm_pss:.1f}x ours).",
             "- Σ RSS counts every page shared between master and workers once per process; compare setups by PSS.",
+            "- Without preload the master still imports the app's modules (gunicorn.conf.py takes its logging config"
+            " and hooks from the app package) but builds no app; the workers inherit those pages and un-share them"
+            " at their first full garbage collection, which is why the rows without gc.freeze grow most when warmed.",
             "",
             f"### Memory sampler overhead per request (WSGI call loop, {args.rounds} rounds x {args.calls} calls)",
             "",
             overhead_table,
             "",
             *verdicts,
+            "- The 'statm read only' row is the floor the per-request alert check sets (one pread of"
+            " /proc/self/statm inside a real request, colder than in the reading-cost loop below); the first row is"
+            " what a bare one-route Flask request costs on this machine. Rate 1.0 writes a JSON record per request:"
+            " a debugging setting.",
             "",
             "### Cost of one memory reading",
             "",

@@ -11,7 +11,7 @@ def test_defaults_use_sqlite_under_instance():
     assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert config["SQLALCHEMY_DATABASE_URI"].endswith("backend/instance/nextops.db")
     assert config["EXPORT_CHUNK_SIZE"] == 100
-    assert config["UPLOAD_CHUNK_SIZE"] == 8192
+    assert config["UPLOAD_CHUNK_SIZE"] == 65536
     assert config["MEMORY_ALERT_MB"] == 1500
     assert config["LOG_LEVEL"] == "INFO"
 

@@ -24,7 +24,7 @@ from servers import BACKEND_DIR, run_gunicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app.monitoring.gunicorn_master import scan_for_masters
+from app.monitoring.gunicorn_master import remove_stale_pidfile, scan_for_masters
 from app.monitoring.health_cli import main as check_memory_main
 
 pytestmark = pytest.mark.gunicorn
@@ -132,6 +132,9 @@ def test_memory_check_finds_the_master_and_both_workers(server_env, tmp_path, ru
             assert heading in text_report
         assert f"gunicorn master {server.pid} with 2 workers" in text_report
         assert server.pid in scan_for_masters()
+        live_pidfile = report["settings"]["pidfile"]
+        assert remove_stale_pidfile(live_pidfile) is False  # a running master's pidfile stays
+        assert Path(live_pidfile).read_text().strip() == str(server.pid)
 
     # Could not measure: the master is gone (its pidfile went with it), or the PID is not gunicorn.
     assert check_memory_main(["--pid", str(os.getpid())]) == 3

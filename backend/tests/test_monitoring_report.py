@@ -258,3 +258,16 @@ def test_served_app_skips_flask_migrate(monkeypatch):
     served = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "MIGRATIONS_CLI": False})
     assert "migrate" not in served.extensions
     assert "migrate" in create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions
+
+
+def test_stale_pidfile_is_removed(tmp_path):
+    """A killed master's pidfile would stop gunicorn from starting once its PID is reused."""
+    import os
+
+    from app.monitoring.gunicorn_master import remove_stale_pidfile
+
+    stale = tmp_path / "stale.pid"
+    stale.write_text(f"{os.getpid()}\n")  # a live process, but not a gunicorn: what gunicorn would trip on
+    assert remove_stale_pidfile(str(stale)) is True
+    assert not stale.exists()
+    assert remove_stale_pidfile(str(tmp_path / "absent.pid")) is False

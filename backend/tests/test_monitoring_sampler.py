@@ -205,9 +205,21 @@ def test_statm_readers_do_not_leak_descriptors():
     """Every app has a reader; the test suite alone builds hundreds of apps."""
     import gc
 
+    def statm_descriptors() -> int:
+        targets = []
+        for entry in os.listdir("/proc/self/fd"):
+            try:
+                targets.append(os.readlink(f"/proc/self/fd/{entry}"))
+            except OSError:
+                continue
+        return sum(target.endswith("/statm") for target in targets)
+
     gc.collect()  # earlier tests' apps (and their readers) go first
-    before = len(os.listdir("/proc/self/fd"))
-    for _ in range(50):
-        StatmReader().read()
+    before = statm_descriptors()
+    readers = [StatmReader() for _ in range(50)]
+    for reader in readers:
+        reader.read()
+    assert statm_descriptors() == before + 50
+    del readers, reader
     gc.collect()
-    assert len(os.listdir("/proc/self/fd")) == before
+    assert statm_descriptors() == before

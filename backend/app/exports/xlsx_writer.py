@@ -331,8 +331,8 @@ def _members(columns: Sequence[Column], chunks: Iterable[Chunk], title: str) -> 
     yield small("docProps/core.xml", core_properties_xml(title, created))
     yield small("xl/styles.xml", STYLES_XML)
     # Zip32 even for the sheet: LibreOffice 7.4 refuses stream-zip's Zip64 members (data descriptor
-    # after the data). The cost is a 4 GiB ceiling on the sheet XML: ~3.5 million typical invoice rows,
-    # beyond an Excel sheet's 1,048,576 anyway; stream-zip raises rather than write a corrupt file.
+    # after the data). The cost is a 4 GiB ceiling on the sheet XML, which Excel's 1,048,576-row limit
+    # reaches first unless rows average over 4 KiB; past it stream-zip raises rather than write a corrupt file.
     yield SHEET_PATH, modified, FILE_MODE, ZIP_32, sheet.xml(chunks)
     yield small("xl/workbook.xml", workbook_xml(title, sheet))
     yield small("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)

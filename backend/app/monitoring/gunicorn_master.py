@@ -67,6 +67,19 @@ def _read_pidfile(path: Path) -> int | None:
     return pid if _is_gunicorn(pid) else None
 
 
+def remove_stale_pidfile(path: str) -> bool:
+    """Delete ``path`` if the PID in it is not a running gunicorn; return whether it was removed.
+
+    gunicorn refuses to start when its pidfile names any live process, and a master that was killed
+    (SIGKILL, OOM) leaves its file behind: once the PID is reused, that port could not start again.
+    """
+    pidfile = Path(path)
+    if not pidfile.exists() or _read_pidfile(pidfile) is not None:
+        return False
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
 def _is_gunicorn(pid: int) -> bool:
     try:
         return is_gunicorn_cmdline(psutil.Process(pid).cmdline())

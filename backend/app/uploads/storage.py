@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 TEMP_PREFIX = "tmp/"
 # S3 multipart parts must be at least 5 MiB (except the last): the smallest part is the least memory.
 S3_PART_SIZE = 5 * 1024 * 1024
-# Eight 8 KB chunks per write() call: 2x faster than a syscall per chunk, for 64 KB of memory.
+# Chunks are gathered into 64 KB write() calls: with small chunk sizes a syscall per chunk is 2x slower.
 WRITE_BUFFER = 64 * 1024
 
 
