@@ -53,7 +53,7 @@ loglevel = _settings.log_level
 logconfig_dict = logging_dict(_settings.log_level.upper())
 
 # Gunicorn sets these in the master before it loads the app: the served app skips Flask-Migrate and
-# Alembic (~11 MB of the tree's PSS; only `flask db` needs them, and it runs in its own process).
+# Alembic (~13 MB of the tree's PSS in bench/results/monitoring.md; only `flask db` needs them, in its own process).
 raw_env = ["NEXTOPS_MIGRATIONS_CLI=false"]
 
 # gunicorn 27 opens a control socket under $HOME/.gunicorn by default; we do not use it and must not

@@ -41,7 +41,7 @@ def _init_database(app: Flask) -> None:
     from app import models  # noqa: F401  (the metadata must know every table before Migrate looks)
 
     init_database(app)
-    if app.config["MIGRATIONS_CLI"]:  # gunicorn.conf.py turns it off: Alembic is ~11 MB a server never uses
+    if app.config["MIGRATIONS_CLI"]:  # gunicorn.conf.py turns it off: a server never uses Alembic
         from flask_migrate import Migrate
 
         Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)

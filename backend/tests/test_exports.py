@@ -461,6 +461,17 @@ def test_writers_handle_text_the_database_may_not_hold():
     assert list(csv.reader(io.StringIO(text, newline="")))[1] == ["a\x00b\rc", "1"]
 
 
+def test_xlsx_writer_refuses_rows_beyond_a_sheet():
+    """The route counts first; should rows appear meanwhile, the writer stops rather than write an unopenable sheet."""
+    from app.exports.xlsx_writer import MAX_ROWS, SheetWriter, TooManyRows
+
+    sheet = SheetWriter((Column("n", "N", Kind.INTEGER, 5),))
+    sheet.last_row = MAX_ROWS - 1
+    assert '<row r="1048576">' in sheet._rows([(1,)])
+    with pytest.raises(TooManyRows):
+        sheet._rows([(2,)])
+
+
 def test_xlsx_row_limit_is_excels():
     assert row_limit(FORMATS["xlsx"], 0) == 1_048_575
     assert row_limit(FORMATS["xlsx"], 500) == 500

@@ -247,7 +247,7 @@ def test_dispose_inherited_engines_forgets_connections_without_closing_them(app)
 
 
 def test_served_app_skips_flask_migrate(monkeypatch):
-    """gunicorn.conf.py asks for the app without Flask-Migrate/Alembic (~11 MB of the tree's PSS)."""
+    """gunicorn.conf.py asks for the app without Flask-Migrate/Alembic (bench: ~13 MB of the tree's PSS)."""
     import runpy
 
     from app import create_app
