@@ -22,7 +22,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 
-from app.logs import logging_dict  # noqa: E402
+from app.logs import STARTUP_LOGGER, logging_dict  # noqa: E402
 from app.monitoring.gunicorn_master import remove_stale_pidfile  # noqa: E402
 from app.monitoring.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
@@ -62,8 +62,8 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
-    """Log the effective settings in the guide's format so operators can grep deploy logs."""
-    log = server.log
+    """Log the effective settings in the guide's format so operators can grep deploy logs (at any LOG_LEVEL)."""
+    log = logging.getLogger(STARTUP_LOGGER)
     log.info("Gunicorn starting with config:")
     log.info("  Workers: %s", server.cfg.workers)
     log.info("  Worker class: %s", server.cfg.worker_class)

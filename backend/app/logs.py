@@ -11,6 +11,7 @@ import logging.config
 from typing import Any
 
 JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
+STARTUP_LOGGER = "nextops.startup"
 JSON_RENAME = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 
 
@@ -32,6 +33,9 @@ def logging_dict(level: str) -> dict[str, Any]:
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+            # The start-up summary operators grep for ("Gunicorn starting with config:") is printed even at
+            # LOG_LEVEL=WARNING, the level the guide recommends for production: it is a few lines per deploy.
+            STARTUP_LOGGER: {"level": "INFO", "handlers": ["stdout"], "propagate": False},
             # Alembic announces each autogenerate plugin at INFO on import: noise on every `flask` command
             # (and invalid JSON ahead of `flask memory-check --json`).
             "alembic.runtime.plugins": {"level": "WARNING"},

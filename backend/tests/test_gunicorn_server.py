@@ -11,7 +11,8 @@ pytestmark = pytest.mark.gunicorn
 
 
 def test_gunicorn_gevent_serves_and_logs_config(app, server_env, admin_token, tmp_path):
-    env = dict(server_env, GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKERS="2")
+    # LOG_LEVEL=WARNING is the guide's production setting: the start lines must still be there.
+    env = dict(server_env, GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKERS="2", LOG_LEVEL="WARNING")
     with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
         health = requests.get(server.url("/health"), timeout=5)
         assert health.json() == {"status": "ok"}
