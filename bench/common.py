@@ -6,6 +6,7 @@ them); ``make bench`` gathers those into ``bench/RESULTS.md``.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -15,10 +16,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = ROOT / "backend"
 RESULTS_DIR = ROOT / "bench" / "results"
+OUT_DIR = ROOT / "bench" / "out"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 if str(BACKEND) not in sys.path:
     sys.path.insert(0, str(BACKEND))
 
 from app.monitoring.process_memory import MB, rss_bytes  # noqa: E402
+
+
+def postgres_answers(url: str) -> bool:
+    """True when a PostgreSQL server accepts a connection at ``url`` (within 3 s)."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def bench_database_url(schema: str) -> str:
+    """A database of the benchmark's own: PostgreSQL schema ``schema`` when it answers, else SQLite.
+
+    PostgreSQL comes from ``BENCH_DATABASE_URL`` (default: the local ``test`` database, as in CI); the
+    schema keeps benchmark data apart from everything else and is reused by later runs (seeded once).
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG
+    if base.startswith("postgres") and postgres_answers(base.replace("postgres://", "postgresql://", 1)):
+        url = make_url(base.replace("postgres://", "postgresql://", 1))
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        admin.dispose()
+        return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{OUT_DIR / f'{schema}.db'}"
 
 
 class RssSampler:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import BACKEND, ROOT, RssSampler, markdown_table, write_result
+from common import (
+    BACKEND,
+    OUT_DIR,
+    RssSampler,
+    bench_database_url,
+    markdown_table,
+    write_result,
+)
 
 sys.path.insert(0, str(BACKEND / "tests"))
 
@@ -36,8 +42,6 @@ from servers import run_gunicorn
 
 from app.monitoring.process_memory import process_tree
 
-OUT_DIR = ROOT / "bench" / "out"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 BASELINES = ("openpyxl_normal", "openpyxl_write_only", "csv_writer", "pg_copy", "nextops_xlsx", "nextops_csv")
 # Run once: (a) and (b) take minutes and are far from the targets; the in-process rows are for information.
@@ -77,19 +81,6 @@ class Measurement:
 # ---------------------------------------------------------------- data
 
 
-def postgres_answers(url: str) -> bool:
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
 def server_version(url: str) -> str:
     """``PostgreSQL 15.8`` / ``SQLite 3.40.1``, for the table's caption."""
     from sqlalchemy import create_engine
@@ -104,24 +95,6 @@ def server_version(url: str) -> str:
             name = "SQLite"
     engine.dispose()
     return f"{name} {str(version).split()[0]}"
-
-
-def database_url(size: int) -> str:
-    """PostgreSQL schema ``bench_exports_<size>`` when available, else a SQLite file under bench/out/."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG
-    if base.startswith("postgres") and postgres_answers(base):
-        schema = f"bench_exports_{size}"
-        url = make_url(base.replace("postgres://", "postgresql://", 1))
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
-        admin.dispose()
-        return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{OUT_DIR / f'bench-exports-{size}.db'}"
 
 
 def prepare_database(url: str, size: int) -> str:
@@ -443,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     database = ""
     started = time.perf_counter()
     for size in sizes:
-        url = database_url(size)
+        url = bench_database_url(f"bench_exports_{size}")
         database = server_version(url)
         token = prepare_database(url, size)
         repeat = args.repeat if size <= args.baseline_max else 1  # a minute-long run averages the noise itself

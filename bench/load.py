@@ -47,13 +47,11 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import BACKEND, ROOT, markdown_table, write_result
+from common import BACKEND, OUT_DIR, ROOT, bench_database_url, markdown_table, write_result
 
 from app.monitoring.process_memory import MB, full_reading, process_tree
 
 BENCH_DIR = ROOT / "bench"
-OUT_DIR = BENCH_DIR / "out"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_load"
 UPLOAD_MB = 20
 REQUEST_TIMEOUT = (10, 600)  # connect, read: an old-style export may take minutes under load
@@ -67,34 +65,6 @@ KINDS = ("list", "export_csv", "export_xlsx", "upload")
 
 
 # ---------------------------------------------------------------- database
-
-
-def postgres_answers(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    try:
-        socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
-def database_url() -> str:
-    """PostgreSQL in schema ``bench_load`` when available, else a SQLite file under bench/out/."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG
-    if base.startswith("postgres") and postgres_answers(base):
-        url = make_url(base.replace("postgres://", "postgresql://", 1))
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-        admin.dispose()
-        return url.update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(hide_password=False)
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{OUT_DIR / 'bench-load.db'}"
 
 
 def prepare_database(url: str, rows: int) -> str:
@@ -567,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clients < 4:
         parser.error("--clients must be at least 4 (one per kind)")
-    url = database_url()
+    url = bench_database_url(SCHEMA)
     token = prepare_database(url, args.rows)
     storage = Path(tempfile.mkdtemp(prefix="nextops-bench-load-"))
     try:

@@ -32,7 +32,6 @@ import argparse
 import logging
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -44,15 +43,13 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import BACKEND, ROOT, markdown_table, write_result
+from common import BACKEND, OUT_DIR, bench_database_url, markdown_table, write_result
 
 sys.path.insert(0, str(BACKEND / "tests"))
 from servers import run_gunicorn
 
 from app.monitoring.process_memory import MB, StatmReader, full_reading, process_tree
 
-OUT_DIR = ROOT / "bench" / "out"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_monitoring"
 PSS_TARGET_MB = 110
 REQUEST_BUDGET_US = 2000  # "a 2 ms request"
@@ -101,28 +98,6 @@ SETUPS = (
 
 
 # ---------------------------------------------------------------- database
-
-
-def database_url() -> str:
-    """PostgreSQL in schema ``bench_monitoring`` when it answers, else SQLite under bench/out/."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_PG
-    if base.startswith("postgres"):
-        url = make_url(base.replace("postgres://", "postgresql://", 1))
-        try:
-            socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2).close()
-        except OSError:
-            pass
-        else:
-            admin = create_engine(url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            admin.dispose()
-            return url.update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(hide_password=False)
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{OUT_DIR / 'bench-monitoring.db'}"
 
 
 def prepare_database(url: str) -> tuple[str, list[int]]:
@@ -378,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1000, help="WSGI calls per round and variant (1000)")
     args = parser.parse_args(argv)
 
-    url = database_url()
+    url = bench_database_url(SCHEMA)
     token, ot_ids = prepare_database(url)
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     results = []
