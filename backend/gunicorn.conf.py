@@ -28,7 +28,10 @@ from app.monitoring.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
     freeze_heap,
+    give_back_extra_slot,
+    request_early_replacement,
     unfreeze_heap,
+    will_reach_max_requests,
 )
 
 bind = _settings.bind
@@ -109,9 +112,25 @@ def post_worker_init(worker) -> None:  # noqa: ANN001
 _recycler = MemoryRecycler(_settings.max_worker_memory_mb)
 
 
+def pre_request(worker, req) -> None:  # noqa: ANN001
+    """The request that reaches max_requests retires the worker: fork its replacement now.
+
+    The old worker stops accepting within a second but may stream this request (an export) for a long
+    time; without this the port could be left with no accepting worker until it exits.
+    """
+    if will_reach_max_requests(worker):
+        request_early_replacement(worker)
+
+
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001
     """Retire this worker gracefully if its RSS stays above GUNICORN_MAX_WORKER_MEMORY_MB after a trim."""
-    _recycler.check(worker)
+    if _recycler.check(worker):
+        request_early_replacement(worker)
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001
+    """In the master: a worker has exited; drop the extra slot its early replacement used."""
+    give_back_extra_slot(server, _settings.workers)
 
 
 def worker_exit(server, worker) -> None:  # noqa: ANN001

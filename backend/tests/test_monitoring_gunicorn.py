@@ -256,3 +256,39 @@ def test_gevent_preload_db_calls_cooperate(server_env, tmp_path, auth, database_
     assert still_sleeping == 2, "/health waited for the database: the worker's hub was blocked"
     assert bodies[0]["pid"] == bodies[1]["pid"]
     assert max(b["started"] for b in bodies) < min(b["finished"] for b in bodies)  # the sleeps overlapped
+
+
+def test_a_retiring_worker_is_replaced_while_its_request_is_still_in_flight(
+    server_env, tmp_path, admin_token, sqlite_only
+):
+    """One worker, max_requests 4: while the worker that reached its limit still streams an upload, new
+    connections are served by its replacement; the extra slot is given back when the old worker exits.
+
+    Without the early replacement the port has no accepting worker until the in-flight request ends
+    (the /health calls below then time out).
+    """
+    import socket
+
+    env = dict(server_env, GUNICORN_WORKERS="1", GUNICORN_MAX_REQUESTS="4", GUNICORN_MAX_REQUESTS_JITTER="0")
+    with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        (first,) = wait_for_workers(server, 1)
+        upload = socket.create_connection(("127.0.0.1", server.port))
+        upload.sendall(
+            b"POST /api/uploads?filename=slow.pdf HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            + f"Authorization: Bearer {admin_token}\r\n".encode()
+            + b"Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n%PDF-1.4\n"
+        )
+        try:
+            for _ in range(6):
+                response = requests.get(server.url("/health"), headers={"Connection": "close"}, timeout=10)
+                assert response.status_code == 200
+            time.sleep(1.5)  # a gevent worker closes its listener on its next 1 s tick after retiring
+            response = requests.get(server.url("/health"), headers={"Connection": "close"}, timeout=5)
+            assert response.status_code == 200, "a new connection is accepted while the old worker finishes"
+            assert first in worker_pids(server), "the first worker is still finishing the upload"
+            assert len(worker_pids(server)) >= 2
+        finally:
+            upload.close()
+        remaining = wait_for_workers(server, 1)
+        assert first not in remaining
+    assert "its replacement starts now" in server.log_text()

@@ -4,6 +4,7 @@ thresholds, the text layout, memory-based retirement and the inherited-pool disp
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,7 @@ def readings(*rss_mb: float):
 
 def test_recycler_retires_a_worker_still_above_the_limit_after_trim(caplog):
     worker = FakeWorker()
-    MemoryRecycler(100, read=readings(150, 140)).check(worker)
+    assert MemoryRecycler(100, read=readings(150, 140)).check(worker) is True
     assert worker.alive is False
     (line,) = [r for r in caplog.records if r.getMessage().startswith("Retiring worker 4242")]
     assert line.levelname == "WARNING"
@@ -207,7 +208,7 @@ def test_recycler_retires_a_worker_still_above_the_limit_after_trim(caplog):
 def test_recycler_keeps_a_worker_that_trim_brought_back_under(caplog):
     caplog.set_level(logging.INFO, logger="test.worker")
     worker = FakeWorker()
-    MemoryRecycler(100, read=readings(150, 90)).check(worker)
+    assert MemoryRecycler(100, read=readings(150, 90)).check(worker) is False
     assert worker.alive is True
     assert "back under 100 MB" in caplog.text
 
@@ -220,6 +221,42 @@ def test_recycler_is_quiet_below_the_limit_when_disabled_or_already_retiring():
     assert worker.alive is True
     worker.alive = False
     MemoryRecycler(100, read=readings()).check(worker)  # already leaving (max_requests): no reading
+
+
+def test_early_replacement_signals_the_master_once(monkeypatch):
+    from app.monitoring import worker_lifecycle
+
+    sent = []
+    monkeypatch.setattr(worker_lifecycle.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    worker = FakeWorker()
+    worker.ppid = 99
+    assert worker_lifecycle.request_early_replacement(worker) is True
+    assert worker_lifecycle.request_early_replacement(worker) is False, "a later retirement reason: once only"
+    assert sent == [(99, signal.SIGTTIN)]
+
+
+def test_only_the_request_that_reaches_max_requests_triggers_it():
+    from app.monitoring.worker_lifecycle import will_reach_max_requests
+
+    worker = FakeWorker()  # nr 17
+    worker.max_requests = 19
+    assert not will_reach_max_requests(worker)
+    worker.nr = 18
+    assert will_reach_max_requests(worker)
+    worker.alive = False  # shutting down (SIGTERM): the master must not spawn anything
+    assert not will_reach_max_requests(worker)
+
+
+def test_extra_slot_is_given_back_only_above_the_configured_count():
+    from types import SimpleNamespace
+
+    from app.monitoring.worker_lifecycle import give_back_extra_slot
+
+    arbiter = SimpleNamespace(num_workers=3)
+    give_back_extra_slot(arbiter, 2)
+    assert arbiter.num_workers == 2
+    give_back_extra_slot(arbiter, 2)  # an ordinary crash: the master replaces it as usual
+    assert arbiter.num_workers == 2
 
 
 def test_malloc_trim_reports_what_happened():

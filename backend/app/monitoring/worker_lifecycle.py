@@ -15,6 +15,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import os
+import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,8 +28,16 @@ class WorkerLike(Protocol):
 
     alive: bool
     pid: int
+    ppid: int
     nr: int
+    max_requests: int
     log: Any
+
+
+class ArbiterLike(Protocol):
+    """The part of gunicorn's master (arbiter) that the replacement bookkeeping changes."""
+
+    num_workers: int
 
 
 def freeze_heap() -> int:
@@ -83,12 +93,13 @@ class MemoryRecycler:
         self.limit_bytes = limit_mb * MB
         self.read = read or StatmReader().read
 
-    def check(self, worker: WorkerLike) -> None:
+    def check(self, worker: WorkerLike) -> bool:
+        """Return True when this check retired the worker."""
         if not self.limit_bytes or not worker.alive:
-            return  # disabled, or already retiring (max_requests or an earlier check)
+            return False  # disabled, or already retiring (max_requests or an earlier check)
         rss = self.read()[0]
         if rss <= self.limit_bytes:
-            return
+            return False
         trim = malloc_trim()
         after = self.read()[0]
         if after <= self.limit_bytes:
@@ -99,7 +110,7 @@ class MemoryRecycler:
                 after / MB,
                 self.limit_bytes // MB,
             )
-            return
+            return False
         worker.alive = False
         worker.log.warning(
             "Retiring worker %s: RSS %.1f MB above GUNICORN_MAX_WORKER_MEMORY_MB=%d after %d requests"
@@ -111,3 +122,33 @@ class MemoryRecycler:
             rss / MB,
             trim,
         )
+        return True
+
+
+def request_early_replacement(worker: WorkerLike) -> bool:
+    """Ask the master (SIGTTIN) to fork this retiring worker's replacement now, not when it exits.
+
+    gunicorn replaces a worker only after it exits, and a retiring worker stops accepting within a
+    second but first finishes its in-flight requests (up to the graceful timeout). With streamed exports
+    in flight and both workers reaching ``max_requests`` close together (their counts grow in step),
+    nobody accepted connections for ~20 s in ``make bench-load``: uploads timed out. Callers invoke this
+    only for a retirement the worker chose (the request that reaches ``max_requests``, a memory
+    retirement), never on shutdown. Once per worker; :func:`give_back_extra_slot` returns the slot.
+    """
+    if getattr(worker, "replacement_requested", False):
+        return False
+    worker.replacement_requested = True  # type: ignore[attr-defined]
+    os.kill(worker.ppid, signal.SIGTTIN)
+    worker.log.info("Worker %s retiring after %d requests: its replacement starts now", worker.pid, worker.nr)
+    return True
+
+
+def will_reach_max_requests(worker: WorkerLike) -> bool:
+    """``pre_request``: gunicorn counts this request next and stops the worker when it reaches the limit."""
+    return worker.alive and worker.nr + 1 >= worker.max_requests
+
+
+def give_back_extra_slot(arbiter: ArbiterLike, configured_workers: int) -> None:
+    """``child_exit`` (in the master): undo the SIGTTIN of :func:`request_early_replacement`."""
+    if arbiter.num_workers > configured_workers:
+        arbiter.num_workers -= 1
