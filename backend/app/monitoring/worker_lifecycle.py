@@ -131,7 +131,7 @@ def request_early_replacement(worker: WorkerLike) -> bool:
     gunicorn replaces a worker only after it exits, and a retiring worker stops accepting within a
     second but first finishes its in-flight requests (up to the graceful timeout). With streamed exports
     in flight and both workers reaching ``max_requests`` close together (their counts grow in step),
-    nobody accepted connections for ~20 s in ``make bench-load``: uploads timed out. Callers invoke this
+    nobody accepted connections in ``make bench-load`` until an export ended: uploads timed out. Callers invoke this
     only for a retirement the worker chose (the request that reaches ``max_requests``, a memory
     retirement), never on shutdown. Once per worker; :func:`give_back_extra_slot` returns the slot.
     """
