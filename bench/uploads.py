@@ -141,7 +141,6 @@ def write_random_file(path: Path, size: int) -> str:
 
 def send_file(port: int, token: str, path: Path, shape: str) -> tuple[int, bytes]:
     """POST ``path`` streamed in 256 KB pieces; multipart like a browser, or a raw body."""
-    size = path.stat().st_size
     if shape == "multipart":
         head = (
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
@@ -152,22 +151,7 @@ def send_file(port: int, token: str, path: Path, shape: str) -> tuple[int, bytes
     else:
         head, tail = b"", b""
         target, content_type = f"/api/uploads?filename={path.name}", "application/octet-stream"
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
-    try:
-        conn.putrequest("POST", target)
-        conn.putheader("Authorization", f"Bearer {token}")
-        conn.putheader("Content-Type", content_type)
-        conn.putheader("Content-Length", str(len(head) + size + len(tail)))
-        conn.endheaders()
-        conn.send(head)
-        with open(path, "rb") as file:
-            while piece := file.read(SEND_PIECE):
-                conn.send(piece)
-        conn.send(tail)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    return stream_post(port, token, target, content_type, head, path, tail)
 
 
 def measure_upload(server, token: str, path: Path, sha256: str, shape: str, label: str) -> Upload:
@@ -316,11 +300,19 @@ def import_through_server(work: Path, url: str, token: str, path: Path, rows: in
 def send_import(port: int, token: str, path: Path) -> tuple[int, bytes]:
     head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n\r\n').encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+    content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    return stream_post(port, token, "/api/ots/import", content_type, head, path, tail)
+
+
+def stream_post(
+    port: int, token: str, target: str, content_type: str, head: bytes, path: Path, tail: bytes
+) -> tuple[int, bytes]:
+    """POST ``head`` + the file (read from disk in pieces, never whole) + ``tail`` with a known length."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
     try:
-        conn.putrequest("POST", "/api/ots/import")
+        conn.putrequest("POST", target)
         conn.putheader("Authorization", f"Bearer {token}")
-        conn.putheader("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")
+        conn.putheader("Content-Type", content_type)
         conn.putheader("Content-Length", str(len(head) + path.stat().st_size + len(tail)))
         conn.endheaders()
         conn.send(head)
