@@ -31,6 +31,7 @@ from common import (
     RssSampler,
     bench_database_url,
     markdown_table,
+    seeded_database,
     write_result,
 )
 
@@ -95,35 +96,6 @@ def server_version(url: str) -> str:
             name = "SQLite"
     engine.dispose()
     return f"{name} {str(version).split()[0]}"
-
-
-def prepare_database(url: str, size: int) -> str:
-    """Migrate, seed exactly ``size`` invoices unless already there; return an admin token."""
-    from flask_migrate import upgrade
-    from sqlalchemy import func, select, text
-
-    from app import create_app
-    from app.auth import create_token
-    from app.cli.seed import seed
-    from app.extensions import db
-    from app.models import Invoice
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        upgrade()
-        count = db.session.scalar(select(func.count()).select_from(Invoice))
-        if count != size:
-            print(f"seeding {size} invoices (found {count}); done once, reused by later runs", flush=True)
-            for table in reversed(db.metadata.sorted_tables):
-                db.session.execute(table.delete())
-            db.session.commit()
-            seed(ots=max(10, size // 10), invoices=size, seed_value=42)
-            if url.startswith("postgresql"):
-                db.session.execute(text("ANALYZE"))
-                db.session.commit()
-        token = create_token("bench-exports", "admin", replace=True)
-        db.engine.dispose()
-    return token
 
 
 # ---------------------------------------------------------------- our endpoint through gunicorn
@@ -418,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         url = bench_database_url(f"bench_exports_{size}")
         database = server_version(url)
-        token = prepare_database(url, size)
+        token = seeded_database(url, size, "bench-exports")
         repeat = args.repeat if size <= args.baseline_max else 1  # a minute-long run averages the noise itself
         print(f"[{size:,}] our endpoint through gunicorn", flush=True)
         ours, cold = measure_server(url, token, size, repeat)

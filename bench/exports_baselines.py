@@ -63,9 +63,8 @@ def _cells(row) -> list:
     return values
 
 
-def openpyxl_normal(connection, out: TimedFile) -> int:
-    workbook = Workbook()
-    sheet = workbook.active
+def _openpyxl(connection, out: TimedFile, workbook: Workbook, sheet) -> int:
+    """Append every row to ``sheet`` and save: the same loop for both openpyxl modes."""
     sheet.append(HEADERS)
     rows = 0
     for chunk in _chunks(connection):
@@ -74,19 +73,16 @@ def openpyxl_normal(connection, out: TimedFile) -> int:
         rows += len(chunk)
     workbook.save(out)
     return rows
+
+
+def openpyxl_normal(connection, out: TimedFile) -> int:
+    workbook = Workbook()
+    return _openpyxl(connection, out, workbook, workbook.active)
 
 
 def openpyxl_write_only(connection, out: TimedFile) -> int:
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Invoices")
-    sheet.append(HEADERS)
-    rows = 0
-    for chunk in _chunks(connection):
-        for row in chunk:
-            sheet.append(_cells(row))
-        rows += len(chunk)
-    workbook.save(out)
-    return rows
+    return _openpyxl(connection, out, workbook, workbook.create_sheet("Invoices"))
 
 
 def csv_writer(connection, out: TimedFile) -> int:

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import BACKEND, OUT_DIR, ROOT, bench_database_url, markdown_table, write_result
+from common import BACKEND, OUT_DIR, ROOT, bench_database_url, markdown_table, seeded_database, write_result
 
 from app.monitoring.process_memory import MB, full_reading, process_tree
 
@@ -65,34 +65,6 @@ KINDS = ("list", "export_csv", "export_xlsx", "upload")
 
 
 # ---------------------------------------------------------------- database
-
-
-def prepare_database(url: str, rows: int) -> str:
-    """Migrate, seed exactly ``rows`` invoices (reused when already there), drop old uploads; return a token."""
-    from flask_migrate import upgrade
-    from sqlalchemy import delete, func, select
-
-    from app import create_app
-    from app.auth import create_token
-    from app.cli.seed import seed
-    from app.extensions import db
-    from app.models import Invoice, StoredFile
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        upgrade()
-        db.session.execute(delete(StoredFile))
-        db.session.commit()
-        count = db.session.scalar(select(func.count()).select_from(Invoice))
-        if count != rows:
-            print(f"seeding {rows} invoices (found {count})", flush=True)
-            for table in reversed(db.metadata.sorted_tables):
-                db.session.execute(table.delete())
-            db.session.commit()
-            seed(ots=max(10, rows // 10), invoices=rows, seed_value=42)
-        token = create_token("bench-load", "admin", replace=True)
-        db.engine.dispose()
-    return token
 
 
 # ---------------------------------------------------------------- servers
@@ -538,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clients < 4:
         parser.error("--clients must be at least 4 (one per kind)")
     url = bench_database_url(SCHEMA)
-    token = prepare_database(url, args.rows)
+    token = seeded_database(url, args.rows, "bench-load")
     storage = Path(tempfile.mkdtemp(prefix="nextops-bench-load-"))
     try:
         runs = [run_setup(s, args, url, token, storage) for s in SETUPS if args.only in (None, s.key)]

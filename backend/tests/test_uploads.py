@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import werkzeug.formparser
+from bodies import BodyStream
 from sqlalchemy import create_engine, delete, func, insert, select
 
 from app.extensions import db
@@ -114,30 +115,6 @@ def test_duplicate_returns_first_record_and_keeps_one_copy(app, client, auth):
     assert second.get_json()["filename"] == "first.pdf"
     assert len(stored_files(app)) == 1
     assert row_count(app) == 1
-
-
-class BodyStream(io.RawIOBase):
-    """A request body the test client cannot measure (it calls tell/seek to set Content-Length).
-
-    ``readinto`` serves ``data``; with ``data=None`` any read fails the test: the body must not be read.
-    """
-
-    def __init__(self, data: bytes | None) -> None:
-        self.data = None if data is None else io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def readinto(self, buffer) -> int:
-        if self.data is None:
-            raise AssertionError("the body was read although its declared length is over the limit")
-        return self.data.readinto(buffer)
 
 
 CHUNKED = {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from bodies import BodyStream
 from moto.server import ThreadedMotoServer
 
 from app.uploads.storage import S3_PART_SIZE, S3Pending, get_storage, key_for
@@ -77,25 +78,6 @@ def test_s3_round_trip(s3_app, client, auth, size):
     assert bucket_state(s3_app) == ([key_for(body["sha256"])], [])
 
 
-class CutStream(io.RawIOBase):
-    """A body that ends early (a client hanging up); tell/seek keep the test client from measuring it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def readinto(self, buffer) -> int:
-        return self.data.readinto(buffer)
-
-
 @pytest.fixture
 def parts_sent(monkeypatch) -> list[int]:
     """Sizes of the multipart parts sent: proves the failure came after a part was already in the bucket."""
@@ -113,7 +95,7 @@ def parts_sent(monkeypatch) -> list[int]:
 def test_s3_abort_after_a_part_was_sent_leaves_nothing(s3_app, client, auth, parts_sent):
     response = client.post(
         "/api/uploads?filename=cut.pdf",
-        input_stream=CutStream(pdf_bytes(S3_PART_SIZE + MB)),
+        input_stream=BodyStream(pdf_bytes(S3_PART_SIZE + MB)),
         headers={**auth, "Content-Type": "application/octet-stream"},
         environ_overrides={"CONTENT_LENGTH": str(3 * S3_PART_SIZE)},
     )
@@ -127,7 +109,7 @@ def test_s3_limit_after_a_part_was_sent_leaves_nothing(s3_app, client, auth, par
     s3_app.config["MAX_UPLOAD_MB"] = 6
     response = client.post(
         "/api/uploads?filename=big.pdf",
-        input_stream=CutStream(pdf_bytes(7 * MB)),
+        input_stream=BodyStream(pdf_bytes(7 * MB)),
         headers={**auth, "Content-Type": "application/octet-stream"},
         environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"},
     )
