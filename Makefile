@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
+.PHONY: run test test-fast lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -36,9 +36,14 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a green run.
+PYTEST_ARGS ?=
 test: lint
-	@$(BIN)/pytest; status=$$?; \
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# The edit loop: everything except the tests that start a real gunicorn (marker `gunicorn`).
+test-fast:
+	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not gunicorn"'
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.

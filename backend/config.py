@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from values import BOOLEAN_HINT, parse_bool
+
 BACKEND_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = BACKEND_DIR / "instance" / "nextops.db"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
 class ConfigError(ValueError):
@@ -53,15 +53,14 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An empty value means unset, as it does for every other kind of variable here."""
     raw = env.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be {BOOLEAN_HINT}, got {raw!r}") from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -86,7 +85,7 @@ def database_url(env: Mapping[str, str]) -> str:
 
 
 def engine_options(env: Mapping[str, str], url: str) -> dict[str, Any]:
-    """Pool settings: few, short-lived connections (the guide's one-minute lifetime)."""
+    """Pool settings: few, short-lived connections (a one-minute lifetime: MEMORY_OPTIMIZATION.md explains why)."""
     options: dict[str, Any] = {
         "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
         "pool_recycle": _int(env, "DB_POOL_RECYCLE", 60, minimum=1),
@@ -158,7 +157,7 @@ def default_pidfile(bind: str) -> str:
 
 
 def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
-    """Parse the GUNICORN_* variables with the guide's defaults (2 gevent workers, recycle at 500)."""
+    """Parse the GUNICORN_* variables with the defaults RAILWAY_SETUP.md deploys (2 gevent workers, recycle at 500)."""
     env = os.environ if env is None else env
     port = _int(env, "PORT", 8000, minimum=1)
     bind = env.get("GUNICORN_BIND") or f"0.0.0.0:{port}"

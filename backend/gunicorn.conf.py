@@ -1,10 +1,10 @@
 """Gunicorn configuration, read from backend/ by ``gunicorn wsgi:app``.
 
-Every value comes from the GUNICORN_* variables parsed in ``config.py`` (defaults: the guide's
-2 gevent workers recycled every 500 +/- 50 requests, plus retirement above
-GUNICORN_MAX_WORKER_MEMORY_MB). This is the one module allowed side effects at import: gunicorn
-executes it once in the master before loading the app. The hooks' logic lives in
-``app/monitoring/worker_lifecycle.py`` so tests can exercise it without a gunicorn.
+Every value comes from the GUNICORN_* variables parsed in ``config.py`` (defaults, as RAILWAY_SETUP.md
+deploys them: 2 gevent workers recycled every 500 +/- 50 requests, plus retirement above
+GUNICORN_MAX_WORKER_MEMORY_MB). This is the one module allowed side effects at import: gunicorn executes
+it once in the master before loading the app. The hooks' logic lives in ``ops/worker_lifecycle.py`` so
+tests can exercise it without a gunicorn.
 """
 
 from config import gunicorn_settings
@@ -22,9 +22,9 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 
-from app.logs import STARTUP_LOGGER, logging_dict  # noqa: E402
-from app.monitoring.gunicorn_master import remove_stale_pidfile  # noqa: E402
-from app.monitoring.worker_lifecycle import (  # noqa: E402
+from logs import STARTUP_LOGGER, logging_dict  # noqa: E402
+from ops.gunicorn_master import remove_stale_pidfile  # noqa: E402
+from ops.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
     freeze_heap,
@@ -56,7 +56,7 @@ loglevel = _settings.log_level
 logconfig_dict = logging_dict(_settings.log_level.upper())
 
 # Gunicorn sets these in the master before it loads the app: the served app skips Flask-Migrate and
-# Alembic (~13 MB of the tree's PSS in bench/results/monitoring.md; only `flask db` needs them, in its own process).
+# Alembic (bench/RESULTS.md measures what that saves; only `flask db` needs them, in its own process).
 raw_env = ["NEXTOPS_MIGRATIONS_CLI=false"]
 
 # gunicorn 27 opens a control socket under $HOME/.gunicorn by default; we do not use it and must not
@@ -65,7 +65,7 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
-    """Log the effective settings in the guide's format so operators can grep deploy logs (at any LOG_LEVEL)."""
+    """Log the effective settings in the lines RAILWAY_SETUP.md tells operators to grep for (at any LOG_LEVEL)."""
     log = logging.getLogger(STARTUP_LOGGER)
     log.info("Gunicorn starting with config:")
     log.info("  Workers: %s", server.cfg.workers)
@@ -93,7 +93,7 @@ def post_fork(server, worker) -> None:  # noqa: ANN001
     """
     # Until init_process installs the worker's own handlers, the child runs the master's Python handlers,
     # which only queue signals in the child's copy of the master's queue: a SIGTERM sent while the worker
-    # boots (a stop right after start) was silently lost and the worker lingered until "Parent changed".
+    # boots (a stop right after start) would be lost and the worker would linger until "Parent changed".
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_DFL)
     if _settings.worker_class == "gevent":

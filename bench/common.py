@@ -21,7 +21,8 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 if str(BACKEND) not in sys.path:
     sys.path.insert(0, str(BACKEND))
 
-from app.monitoring.process_memory import MB, rss_bytes  # noqa: E402
+from ops.process_memory import rss_bytes  # noqa: E402
+from values import MB  # noqa: E402
 
 
 def postgres_answers(url: str) -> bool:

@@ -25,8 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+import requests
 from common import (
-    BACKEND,
     OUT_DIR,
     RssSampler,
     bench_database_url,
@@ -35,13 +36,8 @@ from common import (
     write_result,
 )
 
-sys.path.insert(0, str(BACKEND / "tests"))
-
-import psutil
-import requests
-from servers import run_gunicorn
-
-from app.monitoring.process_memory import process_tree
+from ops.process_memory import process_tree
+from tests.helpers.servers import run_gunicorn
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 BASELINES = ("openpyxl_normal", "openpyxl_write_only", "csv_writer", "pg_copy", "nextops_xlsx", "nextops_csv")

@@ -29,27 +29,24 @@ a number that was not measured.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 import requests
-from common import BACKEND, OUT_DIR, ROOT, bench_database_url, markdown_table, seeded_database, write_result
+from common import OUT_DIR, ROOT, bench_database_url, markdown_table, seeded_database, write_result
 
-from app.monitoring.process_memory import MB, full_reading, process_tree
+from ops.process_memory import full_reading, process_tree
+from tests.helpers.servers import run_gunicorn
+from values import MB
 
 BENCH_DIR = ROOT / "bench"
 SCHEMA = "bench_load"
@@ -62,9 +59,6 @@ LIST_PATHS = (
     "/api/invoices?limit=20&needs_review=true",
 )
 KINDS = ("list", "export_csv", "export_xlsx", "upload")
-
-
-# ---------------------------------------------------------------- database
 
 
 # ---------------------------------------------------------------- servers
@@ -95,59 +89,6 @@ SETUPS = (
     ),
     Setup("after", "after: gunicorn.conf.py defaults (2 gevent workers, preload), streaming routes", "wsgi:app", {}),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(process: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            if requests.get(base + "/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /health in {timeout}s:\n{log_path.read_text()[-4000:]}")
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM the master (graceful), SIGKILL after ``timeout``."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-
-@contextmanager
-def serve(setup: Setup, base_env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Run gunicorn for ``setup`` from backend/ (so gunicorn.conf.py applies) on a free loopback port."""
-    port = free_port()
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
-    env = {**inherited, **base_env, **setup.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", setup.app],
-            cwd=BACKEND,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(process, base, log_path)
-        yield process, base
-    finally:
-        stop(process)
 
 
 # ---------------------------------------------------------------- memory
@@ -357,14 +298,15 @@ def run_setup(setup: Setup, args: argparse.Namespace, url: str, token: str, stor
     log_path = OUT_DIR / f"load-{setup.key}.log"
     payload = random.Random(7).randbytes(UPLOAD_MB * 1024 * 1024)
     print(f"\n[{setup.key}] starting: {setup.label}", flush=True)
-    with serve(setup, base_env, log_path) as (process, base):
+    with run_gunicorn({**base_env, **setup.env}, log_path, startup_timeout=60, app=setup.app) as server:
+        base = server.url()
         missing = probe_routes(base, token)
         for kind, why in missing.items():
             print(f"[{setup.key}] {kind}: {why}; its clients will not run", flush=True)
         warm = Client(base, token, args.rows, payload)
         for path in LIST_PATHS * 3:
             warm.session.get(base + path, timeout=REQUEST_TIMEOUT)
-        sampler = TreeMemorySampler(process.pid, args.interval)
+        sampler = TreeMemorySampler(server.pid, args.interval)
         idle_rss, idle_pss, workers = sampler.read()
         outcomes: list[Outcome] = []
         threads = []

@@ -4,7 +4,7 @@ Part 1, process-tree PSS (one run, same app ``wsgi:app``, same database): each s
 gunicorn started from backend/ with only GUNICORN_* variables changed:
 
   5 sync workers                    the old setting (no preload)
-  2 gevent workers                  the guide's "after" (no preload)
+  2 gevent workers                  the old system's recommended setup (no preload)
   2 gevent + preload                preload alone (copy-on-write, but the workers' GC un-shares pages)
   2 gevent + preload + gc.freeze    our default
   ... , Flask-Migrate imported      our default before the served app skipped Flask-Migrate/Alembic
@@ -45,10 +45,9 @@ import psutil
 import requests
 from common import BACKEND, OUT_DIR, bench_database_url, markdown_table, write_result
 
-sys.path.insert(0, str(BACKEND / "tests"))
-from servers import run_gunicorn
-
-from app.monitoring.process_memory import MB, StatmReader, full_reading, process_tree
+from ops.process_memory import StatmReader, full_reading, process_tree
+from tests.helpers.servers import run_gunicorn
+from values import MB
 
 SCHEMA = "bench_monitoring"
 PSS_TARGET_MB = 110
@@ -227,7 +226,7 @@ def tree_table(results: list[dict[str, object]]) -> str:
 
 def quiet_json_logging() -> None:
     """The app's JSON logging, written to /dev/null: the formatting cost stays, the output does not."""
-    from app.logs import configure_logging
+    from logs import configure_logging
 
     configure_logging("INFO")
     devnull = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)

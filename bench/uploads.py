@@ -4,7 +4,7 @@ Uploads: a real gunicorn with ONE gevent worker, a streaming client (``http.clie
 in 256 KB pieces, multipart with a Content-Length like a browser, or a raw body), the worker's RSS
 sampled every 10 ms. In the same run:
 
-- ours with the default ``UPLOAD_CHUNK_SIZE`` (64 KB) and with the guide's 8 KB, multipart and raw;
+- ours with the default ``UPLOAD_CHUNK_SIZE`` (64 KB) and with the old system's 8 KB, multipart and raw;
 - (a) the naive way: ``bench/baseline_app.py``'s old upload view (``request.files['file'].read()``,
   then sha256, then write), served by the same gunicorn settings;
 - (b) the machine's limit: ``sha256sum`` + ``cp`` + ``sync`` of the same file (our upload fsyncs too).
@@ -35,11 +35,9 @@ from pathlib import Path
 
 from common import BACKEND, ROOT, RssSampler, markdown_table, write_result
 
-sys.path.insert(0, str(BACKEND / "tests"))
-
-from servers import run_gunicorn
-
-from app.monitoring.process_memory import MB, process_tree
+from ops.process_memory import process_tree
+from tests.helpers.servers import run_gunicorn
+from values import MB
 
 BENCH_DIR = ROOT / "bench"
 SEND_PIECE = 256 * 1024
@@ -67,7 +65,7 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("ours-8k", "ours, UPLOAD_CHUNK_SIZE=8192 (the guide's value)", "wsgi:app", {"UPLOAD_CHUNK_SIZE": "8192"}),
+    Variant("ours-8k", "ours, UPLOAD_CHUNK_SIZE=8192 (the old value)", "wsgi:app", {"UPLOAD_CHUNK_SIZE": "8192"}),
     Variant("ours-64k", "ours, UPLOAD_CHUNK_SIZE=65536 (default)", "wsgi:app", {"UPLOAD_CHUNK_SIZE": "65536"}),
     Variant(
         "naive",
@@ -337,7 +335,7 @@ def child_read(kind: str, path: str) -> None:
     """Child-process body: import everything, say ready, wait for 'go', read every row, report."""
     import openpyxl
 
-    from app.uploads.spreadsheets import xlsx_rows
+    from app.imports.spreadsheets import xlsx_rows
 
     print("ready", flush=True)
     sys.stdin.readline()

@@ -12,9 +12,9 @@ from app.cli import register_cli
 from app.database import init_database
 from app.errors import register_error_handlers
 from app.extensions import db
-from app.logs import configure_logging
 from app.monitoring import init_app as init_monitoring
 from config import BACKEND_DIR, load_config
+from logs import configure_logging
 
 MIGRATIONS_DIR = BACKEND_DIR / "migrations"
 
@@ -51,9 +51,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.exports import bp as exports_bp
     from app.health import bp as health_bp
+    from app.imports import bp as imports_bp
     from app.uploads import bp as uploads_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(uploads_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(exports_bp)

@@ -1,8 +1,8 @@
 """Flask extensions, created unbound so the factory can attach them to each app.
 
-Flask-Migrate is not here: it is created in the factory only when the ``flask db`` commands are
-wanted, because importing it (and Alembic) costs memory a gunicorn tree never uses (~13 MB of its PSS:
-the "Flask-Migrate imported" row of bench/results/monitoring.md).
+Flask-Migrate is not here: it is created in the factory only when the ``flask db`` commands are wanted,
+because importing it (and Alembic) costs memory a gunicorn tree never uses (the "Flask-Migrate imported"
+row of bench/RESULTS.md).
 """
 
 from flask_sqlalchemy import SQLAlchemy

@@ -31,11 +31,10 @@ from app.models import (
     Ot,
     Provider,
 )
+from values import parse_bool
 
 Condition = ColumnElement[bool]
 Args = MultiDict[str, str] | Mapping[str, str]
-TRUE_WORDS = {"1", "true", "yes"}
-FALSE_WORDS = {"0", "false", "no"}
 MAX_TEXT = 200
 
 
@@ -75,13 +74,12 @@ def _decimal(name: str, raw: str) -> Decimal:
     return value
 
 
-def _bool(name: str, raw: str) -> bool:
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise BadParameter(name, f"expected true or false, got {raw!r}")
+def parse_flag(name: str, raw: str) -> bool:
+    """A boolean query parameter, in the same words as the boolean environment variables."""
+    try:
+        return parse_bool(raw)
+    except ValueError as exc:
+        raise BadParameter(name, str(exc)) from None
 
 
 def _text(name: str, raw: str) -> str:
@@ -159,7 +157,7 @@ INVOICE_PARAMS: tuple[Param, ...] = (
     Param("provision_status", _choices(PROVISION_STATUSES), lambda v: Invoice.provision_status.in_(v)),
     Param("billing_status", _choices(BILLING_STATUSES), lambda v: Invoice.billing_status.in_(v)),
     Param("assignment_method", _choices(ASSIGNMENT_METHODS), lambda v: Invoice.assignment_method.in_(v)),
-    Param("needs_review", _bool, lambda v: Invoice.needs_review.is_(v)),
+    Param("needs_review", parse_flag, lambda v: Invoice.needs_review.is_(v)),
     Param("amount_min", _decimal, lambda v: Invoice.amount >= v),
     Param("amount_max", _decimal, lambda v: Invoice.amount <= v),
     *_date_range("issue_date", Invoice.issue_date),

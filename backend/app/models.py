@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 
-PROVIDER_TYPES = ("carrier", "customs_agent", "trucking", "other")
 OT_STATUSES = ("open", "in_transit", "arrived", "closed", "cancelled")
 COST_TYPES = ("ocean_freight", "local_charges", "customs", "trucking", "storage", "demurrage", "other")
 PROVISION_STATUSES = ("pending", "provisioned", "reversed")

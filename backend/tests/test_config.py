@@ -85,3 +85,15 @@ def test_factory_logs_json_to_stdout_only(tmp_path, capsys):
     record = json.loads(line)
     assert record["message"] == "hello world"
     assert record["level"] == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("on", True), ("YES", True), (" 1 ", True), ("off", False), ("0", False)]
+)
+def test_boolean_variables_take_the_shared_words(word, expected):
+    assert gunicorn_settings({"GUNICORN_PRELOAD": word}).preload is expected
+
+
+def test_an_empty_boolean_variable_means_unset():
+    assert gunicorn_settings({"GUNICORN_PRELOAD": ""}).preload is True
+    assert gunicorn_settings({"GUNICORN_GC_FREEZE": "  "}).gc_freeze is True

@@ -40,7 +40,7 @@ def safe(text):
     return "'" + text if text and text.startswith(TRIGGERS) else text
 
 
-def expected_invoices(app, order_desc=True):
+def expected_invoices(app):
     """Each invoice as the export should show it, from the ORM relationships (newest first)."""
     with app.app_context():
         stmt = select(Invoice).options(

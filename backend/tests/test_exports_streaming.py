@@ -18,11 +18,11 @@ import zipfile
 import psycopg2.extensions
 import pytest
 import requests
-from servers import run_gunicorn
 from sqlalchemy import create_engine, event, text
 
 from app.cli.seed import seed
 from app.extensions import db
+from tests.helpers.servers import run_gunicorn
 
 
 class Received:

@@ -5,13 +5,13 @@ import json
 import pytest
 import requests
 
-from tests.servers import run_gunicorn
+from tests.helpers.servers import run_gunicorn
 
 pytestmark = pytest.mark.gunicorn
 
 
 def test_gunicorn_gevent_serves_and_logs_config(app, server_env, admin_token, tmp_path):
-    # LOG_LEVEL=WARNING is the guide's production setting: the start lines must still be there.
+    # LOG_LEVEL=WARNING is the production setting RAILWAY_SETUP.md recommends: the start lines must still be there.
     env = dict(server_env, GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKERS="2", LOG_LEVEL="WARNING")
     with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
         health = requests.get(server.url("/health"), timeout=5)

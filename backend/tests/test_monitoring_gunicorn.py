@@ -20,12 +20,12 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from servers import BACKEND_DIR, run_gunicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app.monitoring.gunicorn_master import remove_stale_pidfile, scan_for_masters
-from app.monitoring.health_cli import main as check_memory_main
+from ops.gunicorn_master import remove_stale_pidfile, scan_for_masters
+from ops.memory_check import main as check_memory_main
+from tests.helpers.servers import BACKEND_DIR, run_gunicorn
 
 pytestmark = pytest.mark.gunicorn
 CHECK_MEMORY = BACKEND_DIR / "check_memory.py"

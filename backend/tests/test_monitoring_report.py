@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from app.monitoring.cgroup import read_cgroup_memory
-from app.monitoring.health_report import Thresholds, classify, render_text
-from app.monitoring.process_memory import MB
-from app.monitoring.worker_lifecycle import MemoryRecycler, dispose_inherited_engines, malloc_trim
+from ops.cgroup import read_cgroup_memory
+from ops.memory_report import Thresholds, classify, render_text
+from ops.worker_lifecycle import MemoryRecycler, dispose_inherited_engines, malloc_trim
+from values import MB
 
 V1_UNLIMITED = "9223372036854771712"
 
@@ -224,7 +224,7 @@ def test_recycler_is_quiet_below_the_limit_when_disabled_or_already_retiring():
 
 
 def test_early_replacement_signals_the_master_once(monkeypatch):
-    from app.monitoring import worker_lifecycle
+    from ops import worker_lifecycle
 
     sent = []
     monkeypatch.setattr(worker_lifecycle.os, "kill", lambda pid, sig: sent.append((pid, sig)))
@@ -236,7 +236,7 @@ def test_early_replacement_signals_the_master_once(monkeypatch):
 
 
 def test_only_the_request_that_reaches_max_requests_triggers_it():
-    from app.monitoring.worker_lifecycle import will_reach_max_requests
+    from ops.worker_lifecycle import will_reach_max_requests
 
     worker = FakeWorker()  # nr 17
     worker.max_requests = 19
@@ -250,7 +250,7 @@ def test_only_the_request_that_reaches_max_requests_triggers_it():
 def test_extra_slot_is_given_back_only_above_the_configured_count():
     from types import SimpleNamespace
 
-    from app.monitoring.worker_lifecycle import give_back_extra_slot
+    from ops.worker_lifecycle import give_back_extra_slot
 
     arbiter = SimpleNamespace(num_workers=3)
     give_back_extra_slot(arbiter, 2)
@@ -301,7 +301,7 @@ def test_stale_pidfile_is_removed(tmp_path):
     """A killed master's pidfile would stop gunicorn from starting once its PID is reused."""
     import os
 
-    from app.monitoring.gunicorn_master import remove_stale_pidfile
+    from ops.gunicorn_master import remove_stale_pidfile
 
     stale = tmp_path / "stale.pid"
     stale.write_text(f"{os.getpid()}\n")  # a live process, but not a gunicorn: what gunicorn would trip on

@@ -16,8 +16,9 @@ from flask import Response
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
-from app.monitoring.process_memory import MB, StatmReader
 from app.monitoring.sampler import EXTENSION_KEY
+from ops.process_memory import StatmReader
+from values import MB
 
 STREAM_CHUNKS = 10
 CHUNK = b"x" * (200 * 1024)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import werkzeug.formparser
-from bodies import BodyStream
 from sqlalchemy import create_engine, delete, func, insert, select
 
 from app.extensions import db
 from app.models import Invoice, StoredFile, utcnow
 from app.uploads import documents
 from app.uploads.storage import LocalPending, key_for
+from tests.helpers.bodies import BodyStream
 
 PDF_HEAD = b"%PDF-1.7\n"
 PNG_HEAD = b"\x89PNG\r\n\x1a\n"

@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from bodies import BodyStream
 from moto.server import ThreadedMotoServer
 
+from app.uploads.storage import EXTENSION_KEY as STORAGE_KEY
 from app.uploads.storage import S3_PART_SIZE, S3Pending, get_storage, key_for
-
-MB = 1024 * 1024
+from tests.helpers.bodies import BodyStream
+from values import MB
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def s3_app(app, s3_endpoint):
         S3_ACCESS_KEY_ID="test",
         S3_SECRET_ACCESS_KEY="test",
     )
-    app.extensions.pop("nextops_storage", None)
+    app.extensions.pop(STORAGE_KEY, None)
     get_storage(app).client.create_bucket(Bucket=bucket)
     return app
 

@@ -18,11 +18,11 @@ from sqlalchemy import select as sql_select
 
 from app.extensions import db
 from app.models import StoredFile
-from app.monitoring.process_memory import process_tree
-from tests.servers import run_gunicorn
+from ops.process_memory import process_tree
+from tests.helpers.servers import run_gunicorn
+from values import MB
 
 pytestmark = pytest.mark.gunicorn
-MB = 1024 * 1024
 
 
 def _connect(server) -> socket.socket:

@@ -5,8 +5,8 @@ from flask import Flask
 from app.cli.seed import seed_command
 from app.cli.tokens import tokens_group
 from app.exports.cli import export_group
-from app.monitoring.health_cli import memory_check_command
-from app.uploads.cli import import_group
+from app.imports.cli import import_group
+from app.monitoring.cli import memory_check_command
 
 
 def register_cli(app: Flask) -> None:

@@ -8,7 +8,12 @@ team's old spreadsheet so their filters and habits keep working.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+# What the writers receive: a chunk of rows, each row's values in column order (a DB row or a tuple).
+Chunk = Sequence[Sequence[Any]]
 
 
 class Kind(enum.Enum):

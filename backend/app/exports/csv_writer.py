@@ -16,8 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 from app.exports.cells import joined, neutralise_column, yes_no
-from app.exports.columns import Column, Kind
-from app.exports.queries import Chunk
+from app.exports.columns import Chunk, Column, Kind
 
 BOM = "\ufeff"
 CONTENT_TYPE = "text/csv; charset=utf-8"

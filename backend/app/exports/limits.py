@@ -15,7 +15,7 @@ from flask import Flask, current_app
 
 from app.errors import ApiError
 
-EXTENSION_KEY = "exports.slots"
+EXTENSION_KEY = "nextops.export_slots"
 RETRY_AFTER_SECONDS = 10
 
 

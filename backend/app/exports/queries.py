@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Numeric, Row, Select, cast, func, select
+from sqlalchemy import ColumnElement, Engine, Numeric, Select, cast, func, select
 from sqlalchemy.orm import aliased
 
-from app.exports.columns import INVOICE_COLUMNS, OT_COLUMNS, Column
+from app.exports.columns import INVOICE_COLUMNS, OT_COLUMNS, Chunk, Column
 from app.filters import Args, Condition, invoice_conditions, ot_conditions
 from app.models import Client, Invoice, Ot, Provider
 
-Chunk = Sequence[Row[Any]]
 MONEY = Numeric(16, 2)  # an OT's total: two decimals on every database, even when it has no invoices
 
 

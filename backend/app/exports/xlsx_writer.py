@@ -30,8 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from stream_zip import ZIP_32, MemberFile, stream_zip
 
 from app.exports.cells import FORMULA_TRIGGERS, NO, YES, joined, neutralise
-from app.exports.columns import Column, Kind
-from app.exports.queries import Chunk
+from app.exports.columns import Chunk, Column, Kind
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ZLIB_LEVEL = 6

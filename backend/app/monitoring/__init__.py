@@ -1,4 +1,4 @@
-"""Monitoring: memory sampler, ``/api/monitoring/memory``, the health check and gunicorn worker helpers."""
+"""Monitoring inside Flask: the per-request memory sampler, `/api/monitoring/memory`, `flask memory-check`."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.auth import require_role
-from app.monitoring.health_report import Thresholds, build_report
-from app.monitoring.process_memory import MB
 from app.monitoring.sampler import EXTENSION_KEY
+from ops.memory_report import Thresholds, build_report
+from values import MB
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/monitoring")
 

@@ -1,14 +1,14 @@
 """Per-request memory sampling, the HIGH MEMORY alert and large request/response logging.
 
 It wraps the app's WSGI callable (installed by the factory through ``init_app``) rather than using
-before/after_request hooks: no context proxies or hook dispatch on the hot path (in a prototype it
-cost about half as much), and at this layer a sampled record can be written when the server closes
-the body, so a streamed export's duration and memory growth are part of its record.
+before/after_request hooks: no context proxies or hook dispatch on the hot path, and at this layer a
+sampled record can be written when the server closes the body, so a streamed export's duration and
+memory growth are part of its record.
 
-Per request: one RNG draw, one ``statm`` read (~2 µs) and two header lookups; the JSON sample record
-is written for ``MEMORY_SAMPLE_RATE`` of requests only. Sizes come from the Content-Length headers,
-never from the body: the old middleware read ``response.content``, which drains (and buffers in RAM)
-a streamed export before the client gets a byte.
+Per request: one RNG draw, one ``statm`` read and two header lookups; the JSON sample record is written
+for ``MEMORY_SAMPLE_RATE`` of requests only. Sizes come from the Content-Length headers, never from the
+body: reading ``response.content`` would drain (and buffer in RAM) a streamed export before the client
+gets a byte.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Any
 
 from flask import Flask
 
-from app.monitoring.process_memory import MB, StatmReader
+from ops.process_memory import StatmReader
+from values import MB
 
 log = logging.getLogger(__name__)
-EXTENSION_KEY = "nextops_memory_sampler"
+EXTENSION_KEY = "nextops.memory_sampler"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

@@ -1,4 +1,4 @@
-"""Uploads: streamed document upload/download with dedupe, storage backends, and the OT spreadsheet import."""
+"""Uploads: documents streamed in and out, deduplicated by sha256, on local or S3 storage."""
 
 from flask import Blueprint
 

@@ -21,10 +21,13 @@ from typing import Any, BinaryIO, Protocol
 
 from flask import Flask
 
+from values import MB
+
 log = logging.getLogger(__name__)
 TEMP_PREFIX = "tmp/"
 # S3 multipart parts must be at least 5 MiB (except the last): the smallest part is the least memory.
-S3_PART_SIZE = 5 * 1024 * 1024
+S3_PART_SIZE = 5 * MB
+EXTENSION_KEY = "nextops.storage"
 # Chunks are gathered into 64 KB write() calls: with small chunk sizes a syscall per chunk is 2x slower.
 WRITE_BUFFER = 64 * 1024
 
@@ -314,7 +317,7 @@ def _s3_client(config: dict[str, Any]) -> Any:
 
 def get_storage(app: Flask) -> Storage:
     """The app's storage backend, built on first use from ``STORAGE_BACKEND`` and cached on the app."""
-    storage = app.extensions.get("nextops_storage")
+    storage = app.extensions.get(EXTENSION_KEY)
     if storage is None:
         config = app.config
         if config["STORAGE_BACKEND"] == "s3":
@@ -323,5 +326,5 @@ def get_storage(app: Flask) -> Storage:
             storage = S3Storage(_s3_client(config), config["S3_BUCKET"], config["UPLOAD_CHUNK_SIZE"])
         else:
             storage = LocalStorage(config["STORAGE_DIR"], config["UPLOAD_CHUNK_SIZE"])
-        app.extensions["nextops_storage"] = storage
+        app.extensions[EXTENSION_KEY] = storage
     return storage

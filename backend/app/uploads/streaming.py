@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import unquote
 
-from flask import Request, after_this_request
+from flask import Request, after_this_request, current_app, request
 from flask.wrappers import Response
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import parse_options_header
@@ -30,6 +30,7 @@ from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, Mu
 
 from app.errors import ApiError
 from app.uploads.sniffing import Sniffer, UnsupportedType
+from values import MB
 
 FILE_FIELD = "file"
 # Part headers, boundaries and small form fields around the file: the body may exceed the file's
@@ -41,7 +42,7 @@ DEFAULT_FILENAME = "upload"
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, f"the file is larger than the {limit // (1024 * 1024)} MB limit", "upload_too_large")
+    return ApiError(413, f"the file is larger than the {limit // MB} MB limit", "upload_too_large")
 
 
 def incomplete() -> ApiError:
@@ -84,6 +85,16 @@ def open_upload(request: Request, limit: int, chunk_size: int) -> Upload:
         return _multipart_upload(read, boundary.encode("latin-1"), chunk_size)
     name = request.args.get("filename") or unquote(request.headers.get("X-Filename", ""))
     return Upload(display_name(name), _raw_chunks(read))
+
+
+def upload_limit() -> int:
+    """``MAX_UPLOAD_MB`` in bytes: the one limit every body-reading view applies."""
+    return current_app.config["MAX_UPLOAD_MB"] * MB
+
+
+def open_request_upload() -> Upload:
+    """The current request's body as an :class:`Upload`, with the app's limit and chunk size."""
+    return open_upload(request, upload_limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
 
 
 def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed: frozenset[str]) -> Received:

@@ -34,7 +34,7 @@ def logging_dict(level: str) -> dict[str, Any]:
             "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
             # The start-up summary operators grep for ("Gunicorn starting with config:") is printed even at
-            # LOG_LEVEL=WARNING, the level the guide recommends for production: it is a few lines per deploy.
+            # LOG_LEVEL=WARNING, the level RAILWAY_SETUP.md recommends for production: it is a few lines per deploy.
             STARTUP_LOGGER: {"level": "INFO", "handlers": ["stdout"], "propagate": False},
             # Alembic announces each autogenerate plugin at INFO on import: noise on every `flask` command
             # (and invalid JSON ahead of `flask memory-check --json`).

@@ -1,6 +1,6 @@
-"""Find the gunicorn master the health check should measure, never the checking process itself.
+"""Find the gunicorn master the memory check should measure, never the checking process itself.
 
-The guide's script measured its own interpreter, which says nothing about the service. Order of
+A checker that measures its own interpreter says nothing about the service. Order of
 preference: an explicit PID, the pidfile ``gunicorn.conf.py`` writes (``GUNICORN_PIDFILE``, by default
 ``<tmp>/nextops-gunicorn-<port>.pid``), any other NextOps pidfile in the temp dir, and finally a scan
 for gunicorn processes whose parent is not gunicorn.

@@ -2,7 +2,7 @@
 
 XLSX: the zip-bomb guard runs first, then openpyxl in ``read_only`` mode (a streaming XML parse; the
 normal mode builds every cell object, ~50x the file size), with a compact shared-strings table
-(:mod:`app.uploads.shared_strings`). openpyxl parses with defusedxml when it
+(:mod:`app.imports.shared_strings`). openpyxl parses with defusedxml when it
 is installed (it is a runtime dependency), which refuses entity and DTD tricks. ``reset_dimensions()``
 discards the sheet's declared ``<dimension>``: read_only trusts it and pads every row out to the
 declared width and the sheet out to the declared height, so a file claiming ``A1:XFD1048576`` would
@@ -20,9 +20,9 @@ from typing import Any
 
 import openpyxl
 
-from app.uploads.shared_strings import load_read_only
+from app.imports.shared_strings import load_read_only
+from app.imports.zipguard import UnsafeArchive, check_archive
 from app.uploads.sniffing import CSV, XLSX
-from app.uploads.zipguard import UnsafeArchive, check_archive
 
 Row = Sequence[Any]
 CSV_DELIMITERS = (",", ";", "\t")

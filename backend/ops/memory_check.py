@@ -1,4 +1,4 @@
-"""``check_memory.py`` / ``flask memory-check``: one argument parser, one report, two front doors.
+"""The memory check's command line: one parser, one report, for ``check_memory.py`` and ``flask memory-check``.
 
 Locally it measures the gunicorn tree on this host (found by pidfile or process scan), never itself.
 With ``--url`` it reads a deployed instance's ``/api/monitoring/memory`` endpoint: the right way to
@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import psutil
 
-from app.monitoring.cgroup import CGROUP_ROOT
-from app.monitoring.gunicorn_master import MasterNotFound, find_master, process_environment
-from app.monitoring.health_report import Thresholds, build_report, classify, render_text, unknown_report
+from ops.cgroup import CGROUP_ROOT
+from ops.gunicorn_master import MasterNotFound, find_master, process_environment
+from ops.memory_report import Thresholds, build_report, classify, render_text, unknown_report
 
 ENDPOINT = "/api/monitoring/memory"
 
@@ -103,14 +102,3 @@ def _remote_report(url: str, token: str | None, timeout: float, thresholds: Thre
     report = classify(report, thresholds)  # this command's thresholds decide, not the server's
     report["source"] = f"deployed instance {url}"
     return report
-
-
-@click.command(
-    "memory-check",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def memory_check_command(args: tuple[str, ...]) -> None:
-    """Memory health of the gunicorn tree on this host (same report as backend/check_memory.py; --help)."""
-    click.get_current_context().exit(main(list(args), prog="flask memory-check"))

@@ -1,7 +1,7 @@
 """Read a process's memory cheaply (RSS) or accurately (PSS/USS), with psutil where /proc is absent.
 
 RSS from ``/proc/<pid>/statm`` costs a few microseconds, so it may run on every request. PSS/USS come
-from ``smaps_rollup``, which costs ~0.7 ms and grows with RSS: keep those off the hot path.
+from ``smaps_rollup``, which costs far more and grows with RSS: keep those off the hot path.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import psutil
 
+from values import MB
+
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-MB = 1024 * 1024
 
 
 def to_mb(value: int | None) -> float | None:

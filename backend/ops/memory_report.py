@@ -17,9 +17,9 @@ from typing import Any
 
 import psutil
 
-from app.monitoring.cgroup import CGROUP_ROOT, read_cgroup_memory
-from app.monitoring.process_memory import full_reading, process_tree, to_mb
 from config import ConfigError, gunicorn_settings, load_config
+from ops.cgroup import CGROUP_ROOT, read_cgroup_memory
+from ops.process_memory import full_reading, process_tree, to_mb
 
 STATUS_MESSAGES = {
     "EXCELLENT": "EXCELLENT - Memory usage is low",
@@ -46,7 +46,7 @@ CGROUP_PRESSURE_PERCENT = 80
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Total-PSS limits in MB for each status (the guide's 500 / 1000 / 1500)."""
+    """Total-PSS limits in MB for each status (500 / 1000 / 1500, as MEMORY_OPTIMIZATION.md sizes them)."""
 
     excellent_mb: float = 500
     good_mb: float = 1000
@@ -206,7 +206,7 @@ def recommendations(report: dict[str, Any], status: str, thresholds: Thresholds)
 
 
 def render_text(report: dict[str, Any]) -> str:
-    """The guide's layout: Memory Usage, Status, Recommendations (plus per-process and cgroup detail)."""
+    """The layout of docs/monitoring.md: Memory Usage, Status, Recommendations (plus processes and cgroup)."""
     if report["status"] == "UNKNOWN":
         return f"NextOps memory check\n\n Status:\n   {report['message']}\n   {report['error']}\n"
     tree = report["gunicorn"]

@@ -14,8 +14,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from app.extensions import db
+from app.imports.spreadsheets import xlsx_rows
 from app.models import Client, Ot
-from app.uploads.spreadsheets import xlsx_rows
 
 HEADER = ["ot_number", "client", "carrier", "master_bl", "containers", "vessel", "eta", "status"]
 
@@ -359,6 +359,23 @@ def test_cli_import_dry_run_and_errors(seeded, runner, client_name, tmp_path):
     assert ot(seeded, "OT-CLI-2") is None
 
 
-def test_import_requires_a_token(client, tmp_path):
+def test_import_requires_a_token(client):
     response = client.post("/api/ots/import", data={"file": (io.BytesIO(b"a,b\n"), "x.csv")})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("word", ["on", "yes", "TRUE"])
+def test_dry_run_takes_the_same_words_as_the_environment(seeded, client, auth, client_name, tmp_path, word):
+    path = write_csv(tmp_path / "ots.csv", ["ot_number|client", f"OT-WORD-1|{client_name}"])
+    before = snapshot(seeded)
+    response = post_file(client, auth, path, f"?dry_run={word}")
+    assert response.status_code == 200
+    assert response.get_json()["dry_run"] is True
+    assert snapshot(seeded) == before
+
+
+def test_dry_run_with_an_unknown_word_is_a_400_naming_it(seeded, client, auth, client_name, tmp_path):
+    path = write_csv(tmp_path / "ots.csv", ["ot_number|client", f"OT-WORD-2|{client_name}"])
+    response = post_file(client, auth, path, "?dry_run=maybe")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["parameter"] == "dry_run"

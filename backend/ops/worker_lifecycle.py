@@ -20,7 +20,8 @@ import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from app.monitoring.process_memory import MB, StatmReader
+from ops.process_memory import StatmReader
+from values import MB
 
 
 class WorkerLike(Protocol):
@@ -79,7 +80,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 def malloc_trim() -> str:
-    """Return freed-but-retained heap to the OS (~80 MB after a big request); say what happened."""
+    """Return freed-but-retained heap to the OS (much of it after a big request); say what happened."""
     function = _malloc_trim()
     if function is None:
         return "unavailable"

@@ -1,6 +1,6 @@
 """Import OTs from a spreadsheet: validate each row, upsert in batches of 500, all in one transaction.
 
-The file is read row by row (:mod:`app.uploads.spreadsheets`), so memory holds one batch, not the
+The file is read row by row (:mod:`app.imports.spreadsheets`), so memory holds one batch, not the
 file. Every batch is written inside the same transaction and the transaction is committed only when
 the whole file was read without a single row error; otherwise (or for a dry run) it is rolled back.
 A dry run therefore runs exactly the real import, database constraints included, and its counts are
@@ -34,9 +34,9 @@ from sqlalchemy import insert, select, update
 
 from app.errors import ApiError
 from app.extensions import db
+from app.imports.spreadsheets import Row, SpreadsheetError, read_rows
 from app.models import OT_STATUSES, Client, Ot, Provider, utcnow
 from app.uploads.sniffing import CSV, XLSX
-from app.uploads.spreadsheets import Row, SpreadsheetError, read_rows
 from app.uploads.streaming import Upload, receive
 
 IMPORT_TYPES = frozenset({XLSX, CSV})

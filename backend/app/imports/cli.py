@@ -9,9 +9,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from app.uploads.importer import IMPORT_TYPES, import_file
+from app.imports.importer import IMPORT_TYPES, import_file
+from app.imports.spreadsheets import SpreadsheetError
 from app.uploads.sniffing import UnsupportedType, sniff_file
-from app.uploads.spreadsheets import SpreadsheetError
 
 
 @click.group("import")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-BACKEND_DIR = Path(__file__).resolve().parents[1]
+BACKEND_DIR = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -80,10 +80,13 @@ def run_gunicorn(
 ) -> Iterator[GunicornServer]:
     """Run gunicorn with ``env`` layered over this process's environment; stop it on exit.
 
-    ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only baseline app with bench/ on PYTHONPATH).
+    Inherited ``GUNICORN_*`` variables are dropped, so a developer's shell cannot change the server a
+    test or benchmark measures. ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only
+    baseline app with bench/ on PYTHONPATH).
     """
     port = free_port()
-    full_env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", **env}
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
+    full_env = {**inherited, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, *extra_args],
