@@ -43,7 +43,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import BACKEND, OUT_DIR, bench_database_url, markdown_table, write_result
+from common import BACKEND, OUT_DIR, bench_database_url, markdown_table, seeded_database, write_result
 
 from ops.process_memory import StatmReader, full_reading, process_tree
 from tests.helpers.servers import run_gunicorn
@@ -100,24 +100,14 @@ SETUPS = (
 
 
 def prepare_database(url: str) -> tuple[str, list[int]]:
-    """Migrate, seed a small dataset once (reused), return an admin token and some OT ids."""
-    from flask_migrate import upgrade
-    from sqlalchemy import func, select
+    """A small seeded dataset (``common.seeded_database``, reused), an admin token and some OT ids."""
+    from sqlalchemy import create_engine, text
 
-    from app import create_app
-    from app.auth import create_token
-    from app.cli.seed import seed
-    from app.extensions import db
-    from app.models import Invoice, Ot
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        upgrade()
-        if db.session.scalar(select(func.count()).select_from(Invoice)) == 0:
-            seed(ots=200, invoices=2000, seed_value=5)
-        token = create_token("bench-monitoring", "admin", replace=True)
-        ot_ids = list(db.session.scalars(select(Ot.id).order_by(Ot.id).limit(50)))
-        db.engine.dispose()
+    token = seeded_database(url, 2000, "bench-monitoring")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ot_ids = list(conn.scalars(text("SELECT id FROM ots ORDER BY id LIMIT 50")))
+    engine.dispose()
     return token, ot_ids
 
 
