@@ -74,8 +74,10 @@ BENCH_EXPORTS_ARGS ?=
 bench-exports: $(VENV)/.dev
 	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
 
+# Rebuild bench/RESULTS.md and the documents' <!-- bench:... --> blocks from bench/results/*.md, keeping
+# RESULTS.md's Machine section (the machine, commit and date that produced the results).
 bench-report: $(VENV)/.dev
-	$(BIN)/python bench/report.py
+	$(BIN)/python bench/report.py --keep-machine
 
 # Type-check .railway/railway.ts against the Railway SDK in a throwaway directory (needs node + npm;
 # the repository itself stays free of node_modules).

@@ -5,8 +5,8 @@
 //
 // The start command is also in backend/railpack.json and the Python version in backend/.python-version,
 // which Railway's builder (Railpack) reads on every build, so a build works without this file too.
-// The variables below must equal the table in deploy_optimizations.sh (backend/tests/test_deploy_script.py
-// checks that they do).
+// The variables below must equal the table in deploy_optimizations.sh (backend/tests/test_deploy_config.py
+// checks that they do) and the Railway column of docs/configuration.md (backend/tests/test_docs.py).
 import { defineRailway, postgres, project, service, volume } from "railway/iac";
 
 export default defineRailway(() => {
