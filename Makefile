@@ -54,7 +54,7 @@ bench: $(VENV)/.dev
 	@failed=""; for target in $(BENCHES); do \
 		$(MAKE) --no-print-directory $$target || failed="$$failed $${target#bench-}"; \
 	done; \
-	BENCH_FAILED="$$failed" $(BIN)/python bench/report.py; \
+	BENCH_FAILED="$$failed" $(BIN)/python bench/report.py || failed="$$failed report"; \
 	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed" >&2; exit 1; fi
 
 bench-monitoring: $(VENV)/.dev

@@ -12,6 +12,8 @@ from typing import Any
 
 JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 STARTUP_LOGGER = "nextops.startup"
+# The sampled per-request memory records: their volume is MEMORY_SAMPLE_RATE's to set, not LOG_LEVEL's.
+SAMPLE_LOGGER = "nextops.memory_sample"
 JSON_RENAME = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 
 
@@ -36,6 +38,9 @@ def logging_dict(level: str) -> dict[str, Any]:
             # The start-up summary operators grep for ("Gunicorn starting with config:") is printed even at
             # LOG_LEVEL=WARNING, the level RAILWAY_SETUP.md recommends for production: it is a few lines per deploy.
             STARTUP_LOGGER: {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+            # Memory samples print at any LOG_LEVEL too: the memory check tells operators to grep for them.
+            # No handler of its own: records propagate to root's handler, which has no level filter.
+            SAMPLE_LOGGER: {"level": "INFO"},
             # Alembic announces each autogenerate plugin at INFO on import: noise on every `flask` command
             # (and invalid JSON ahead of `flask memory-check --json`).
             "alembic.runtime.plugins": {"level": "WARNING"},

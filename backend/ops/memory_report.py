@@ -2,8 +2,8 @@
 
 One implementation behind three doors: ``python backend/check_memory.py``, ``flask memory-check`` and
 ``GET /api/monitoring/memory`` (which adds this worker's own figures). Totals and the status use PSS:
-summing RSS counts pages shared between the master and its forked workers once per process (58-123%
-too high in our measurements), and ranks configurations wrongly.
+summing RSS counts pages shared between the master and its forked workers once per process (far too
+high; MEMORY_OPTIMIZATION.md explains), and ranks configurations wrongly.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def _smaps_rollup(pid: int) -> dict[str, int] | None:
 
 
 def full_reading(pid: int) -> MemoryReading:
-    """RSS, PSS and USS of ``pid``: the expensive reading, for health checks and benchmarks."""
+    """RSS, PSS and USS of ``pid``: the expensive reading, for the memory check and benchmarks."""
     fields = _smaps_rollup(pid)
     if fields is not None and "Pss" in fields:
         uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)

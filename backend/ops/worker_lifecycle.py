@@ -5,8 +5,8 @@
   ``gc.unfreeze()`` at worker exit lets the interpreter tear down normally.
 - Inherited DB connections: a preloaded app could have pooled connections in the master; each child
   forgets them without closing (closing would tear down the socket the master or a sibling still uses).
-- Memory-based recycling: gunicorn only recycles by request count (its maintainers rejected a memory
-  limit in 2026), so after each request a worker above ``GUNICORN_MAX_WORKER_MEMORY_MB`` first hands
+- Memory-based recycling: gunicorn only recycles by request count (it has no memory limit of its
+  own), so after each request a worker above ``GUNICORN_MAX_WORKER_MEMORY_MB`` first hands
   freed heap back to the OS with ``malloc_trim(0)`` and, if still above, retires gracefully.
 """
 
@@ -131,10 +131,10 @@ def request_early_replacement(worker: WorkerLike) -> bool:
 
     gunicorn replaces a worker only after it exits, and a retiring worker stops accepting within a
     second but first finishes its in-flight requests (up to the graceful timeout). With streamed exports
-    in flight and both workers reaching ``max_requests`` close together (their counts grow in step),
-    nobody accepted connections in ``make bench-load`` until an export ended: uploads timed out. Callers invoke this
-    only for a retirement the worker chose (the request that reaches ``max_requests``, a memory
-    retirement), never on shutdown. Once per worker; :func:`give_back_extra_slot` returns the slot.
+    in flight and both workers reaching ``max_requests`` close together (their counts grow in step), no
+    worker would accept connections until an export ended. Callers invoke this only for a retirement
+    the worker chose (the request that reaches ``max_requests``, a memory retirement), never on
+    shutdown. Once per worker; :func:`give_back_extra_slot` returns the slot.
     """
     if getattr(worker, "replacement_requested", False):
         return False

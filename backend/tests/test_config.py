@@ -97,3 +97,17 @@ def test_boolean_variables_take_the_shared_words(word, expected):
 def test_an_empty_boolean_variable_means_unset():
     assert gunicorn_settings({"GUNICORN_PRELOAD": ""}).preload is True
     assert gunicorn_settings({"GUNICORN_GC_FREEZE": "  "}).gc_freeze is True
+
+
+def test_memory_samples_print_at_warning_level(tmp_path, capsys):
+    """Operators grep production logs (LOG_LEVEL=WARNING) for them: MEMORY_SAMPLE_RATE sets their volume."""
+    import json
+    import logging
+
+    from logs import SAMPLE_LOGGER
+
+    create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "LOG_LEVEL": "WARNING"})
+    logging.getLogger(SAMPLE_LOGGER).info("memory sample")
+    logging.getLogger("app.exports").info("an INFO line that WARNING hides")
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line["message"] for line in lines] == ["memory sample"]

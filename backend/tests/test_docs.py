@@ -250,3 +250,27 @@ def test_hand_written_text_types_no_measured_figure(document: Path) -> None:
     prose = INLINE_CODE.sub("", without_code_blocks(text))
     figures = FIGURE.findall(prose)
     assert not figures, f"link to bench/RESULTS.md or generate a bench block instead of typing {figures}"
+
+
+def _layout_rows() -> list[tuple[list[str], list[str]]]:
+    """(paths of the first column, backticked file names of the second) for each layout table row."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Layout") :].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        first, second = line.strip("|").split("|", 1)
+        rows.append((re.findall(r"`([^`]+)`", first), re.findall(r"`([\w./]+\.(?:py|sh|ts|md))`", second)))
+    return rows
+
+
+def test_every_path_in_the_readme_layout_exists() -> None:
+    missing = []
+    for paths, files in _layout_rows():
+        base = ROOT / paths[0]
+        for name in paths:
+            candidates = [ROOT / name] if "/" in name.rstrip("/") else [base.parent / name, ROOT / name]
+            if not any(path.exists() for path in candidates):
+                missing.append(name)
+        if paths[0].endswith("/"):
+            missing += [name for name in files if not any(base.rglob(name)) and not (ROOT / name).exists()]
+    assert not missing, f"README's layout names paths that do not exist: {missing}"

@@ -22,10 +22,12 @@ from typing import Any
 
 from flask import Flask
 
+from logs import SAMPLE_LOGGER
 from ops.process_memory import StatmReader
 from values import MB
 
 log = logging.getLogger(__name__)
+sample_log = logging.getLogger(SAMPLE_LOGGER)
 EXTENSION_KEY = "nextops.memory_sampler"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -101,7 +103,7 @@ class MemorySampler:
     def _log_sample(self, start: tuple[float, int, int], fields: dict[str, object], rss: int, vms: int) -> None:
         started, start_rss, _ = start
         status = str(fields["status"]).split(" ", 1)[0]
-        log.info(
+        sample_log.info(
             "memory sample",
             extra={
                 "rss_mb": round(rss / MB, 1),
