@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,12 @@ def _all_invoices() -> list[dict[str, object]]:
         .order_by(Invoice.id)
     )
     invoices = db.session.execute(stmt).scalars().all()
-    return [invoice_json(invoice) for invoice in invoices]
+    return [{k: _cell(v) for k, v in invoice_json(invoice).items()} for invoice in invoices]
+
+
+def _cell(value: object) -> object:
+    """Nested JSON values (the detected references) as text: a spreadsheet cell holds one scalar."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
 def old_export() -> ResponseReturnValue:

@@ -19,12 +19,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, or_
 from werkzeug.datastructures import MultiDict
 
+from app.catalogs import cost_type_codes
 from app.errors import BadParameter
 from app.models import (
     ASSIGNMENT_METHODS,
     BILLING_STATUSES,
-    COST_TYPES,
+    OPERATION_TYPES,
+    OT_PROVISION_STATUSES,
     OT_STATUSES,
+    PAYMENT_STATUSES,
     PROVISION_STATUSES,
     Client,
     Invoice,
@@ -100,12 +103,15 @@ def _like(raw: str) -> str:
     return f"%{escaped}%"
 
 
-def _choices(allowed: Sequence[str]) -> Callable[[str, str], list[str]]:
+def _choices(allowed: Sequence[str] | Callable[[], Sequence[str]]) -> Callable[[str, str], list[str]]:
+    """A comma-separated multi-value parameter; ``allowed`` may be a loader for a catalog kept in the database."""
+
     def parse(name: str, raw: str) -> list[str]:
+        choices = allowed() if callable(allowed) else allowed
         values = [part.strip() for part in raw.split(",") if part.strip()]
-        bad = [value for value in values if value not in allowed]
+        bad = [value for value in values if value not in choices]
         if bad or not values:
-            raise BadParameter(name, f"expected one or more of {', '.join(allowed)}, got {raw!r}")
+            raise BadParameter(name, f"expected one or more of {', '.join(choices)}, got {raw!r}")
         return values
 
     return parse
@@ -142,6 +148,8 @@ def _ot_text(raw: str) -> Condition:
         Ot.master_bl.ilike(pattern, escape="\\"),
         Ot.vessel.ilike(pattern, escape="\\"),
         cast(Ot.containers, String).ilike(pattern, escape="\\"),
+        cast(Ot.house_bls, String).ilike(pattern, escape="\\"),
+        Ot.operativo.ilike(pattern, escape="\\"),
         Ot.client.has(Client.name.ilike(pattern, escape="\\")),
     )
 
@@ -153,9 +161,11 @@ INVOICE_PARAMS: tuple[Param, ...] = (
     Param("client_id", _int, lambda v: Invoice.ot.has(Ot.client_id == v)),
     Param("provider_id", _int, lambda v: Invoice.provider_id == v),
     Param("provider_nit", _text, lambda v: Invoice.provider_nit == v),
-    Param("cost_type", _choices(COST_TYPES), lambda v: Invoice.cost_type.in_(v)),
+    Param("operativo", _text, lambda v: Invoice.ot.has(Ot.operativo == v)),
+    Param("cost_type", _choices(cost_type_codes), lambda v: Invoice.cost_type.in_(v)),
     Param("provision_status", _choices(PROVISION_STATUSES), lambda v: Invoice.provision_status.in_(v)),
     Param("billing_status", _choices(BILLING_STATUSES), lambda v: Invoice.billing_status.in_(v)),
+    Param("payment_status", _choices(PAYMENT_STATUSES), lambda v: Invoice.payment_status.in_(v)),
     Param("assignment_method", _choices(ASSIGNMENT_METHODS), lambda v: Invoice.assignment_method.in_(v)),
     Param("needs_review", parse_flag, lambda v: Invoice.needs_review.is_(v)),
     Param("amount_min", _decimal, lambda v: Invoice.amount >= v),
@@ -173,7 +183,11 @@ OT_PARAMS: tuple[Param, ...] = (
     Param("client_id", _int, lambda v: Ot.client_id == v),
     Param("carrier_id", _int, lambda v: Ot.carrier_id == v),
     Param("master_bl", _text, lambda v: Ot.master_bl == v),
+    Param("operativo", _text, lambda v: Ot.operativo == v),
+    Param("operation_type", _choices(OPERATION_TYPES), lambda v: Ot.operation_type.in_(v)),
     Param("status", _choices(OT_STATUSES), lambda v: Ot.status.in_(v)),
+    Param("provision_status", _choices(OT_PROVISION_STATUSES), lambda v: Ot.provision_status.in_(v)),
+    Param("billing_status", _choices(BILLING_STATUSES), lambda v: Ot.billing_status.in_(v)),
     *_date_range("eta", Ot.eta),
     *_date_range("created", Ot.created_at, timestamp=True),
     Param("q", _text, _ot_text),

@@ -1,20 +1,94 @@
-"""The logistics domain: clients, providers, work orders (OTs), supplier invoices, stored files, API tokens."""
+"""The logistics domain: clients, providers, cost types, work orders (OTs), supplier invoices, stored files, tokens.
+
+Vocabularies follow the operations team's own words (El Salvador, Spanish): codes are what the API,
+filters and imports accept; the ``*_LABELS`` maps give the Spanish label exports and pages show.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 
-OT_STATUSES = ("open", "in_transit", "arrived", "closed", "cancelled")
-COST_TYPES = ("ocean_freight", "local_charges", "customs", "trucking", "storage", "demurrage", "other")
-PROVISION_STATUSES = ("pending", "provisioned", "reversed")
-BILLING_STATUSES = ("pending", "billed", "paid")
-ASSIGNMENT_METHODS = ("manual", "ot_number", "master_bl", "container", "unassigned")
+OT_STATUS_LABELS = {
+    "almacenadora": "Almacenadora",
+    "bodega": "Bodega",
+    "cerrada": "Cerrada",
+    "desprendimiento": "Desprendimiento",
+    "disputa": "Disputa",
+    "en_rada": "En rada",
+    "fact_adicionales": "Facturación adicional",
+    "finalizada": "Finalizada",
+    "puerto": "Puerto",
+    "transito": "Tránsito",
+}
+OT_STATUSES = tuple(OT_STATUS_LABELS)
+OPERATION_TYPE_LABELS = {"importacion": "Importación", "exportacion": "Exportación"}
+OPERATION_TYPES = tuple(OPERATION_TYPE_LABELS)
+PROVIDER_TYPE_LABELS = {
+    "naviera": "Naviera",
+    "agente_local": "Agente local",
+    "agencia_aduanal": "Agencia aduanal",
+    "agente_origen": "Agente de origen",
+    "aseguradora": "Aseguradora",
+    "aerolinea": "Aerolínea",
+    "consolidadora": "Consolidadora",
+    "almacenadora": "Almacenadora",
+    "transportista": "Transportista",
+    "otro": "Otro",
+}
+PROVIDER_TYPES = tuple(PROVIDER_TYPE_LABELS)
+PROVISION_STATUS_LABELS = {
+    "pending": "Pendiente",
+    "in_review": "En revisión",
+    "disputed": "Disputada",
+    "provisioned": "Provisionada",
+    "voided": "Anulada",
+    "partially_voided": "Anulada parcialmente",
+    "rejected": "Rechazada",
+}
+PROVISION_STATUSES = tuple(PROVISION_STATUS_LABELS)
+BILLING_STATUS_LABELS = {"pending": "Pendiente", "billed": "Facturado"}
+BILLING_STATUSES = tuple(BILLING_STATUS_LABELS)
+PAYMENT_STATUS_LABELS = {"pending": "Pendiente", "partial": "Pago parcial", "paid": "Pagada"}
+PAYMENT_STATUSES = tuple(PAYMENT_STATUS_LABELS)
+OT_PROVISION_STATUS_LABELS = {
+    "pending": "Pendiente",
+    "in_review": "En revisión",
+    "disputed": "Disputada",
+    "provisioned": "Provisionada",
+}
+OT_PROVISION_STATUSES = tuple(OT_PROVISION_STATUS_LABELS)
+ASSIGNMENT_METHOD_LABELS = {
+    "manual": "Manual",
+    "ot_number": "Número de OT",
+    "mbl_container": "MBL y contenedor",
+    "master_bl": "MBL",
+    "container": "Contenedor",
+    "unassigned": "Sin asignar",
+}
+ASSIGNMENT_METHODS = tuple(ASSIGNMENT_METHOD_LABELS)
+# Where an OT field's value came from; a higher rank is never overwritten by a lower one.
+FIELD_SOURCE_RANK = {"import": 1, "manual": 3}
 TOKEN_ROLES = ("admin", "user")
 
 
@@ -29,6 +103,21 @@ class Client(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     nit: Mapped[str | None] = mapped_column(String(32))
+    nrc: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ClientResolution(db.Model):
+    """A client name as an import wrote it, resolved once by a person to a client on record.
+
+    Later imports apply it silently, so the same spelling is never asked about twice.
+    """
+
+    __tablename__ = "client_resolutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -39,6 +128,50 @@ class Provider(db.Model):
     name: Mapped[str] = mapped_column(String(200), index=True)
     nit: Mapped[str] = mapped_column(String(32), index=True)
     type: Mapped[str] = mapped_column(String(20), index=True)
+    nrc: Mapped[str | None] = mapped_column(String(32))
+    credit_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CostCategory(db.Model):
+    __tablename__ = "cost_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CostType(db.Model):
+    """A row of the cost-type catalog; invoices refer to it by ``code``, so filters and exports read codes."""
+
+    __tablename__ = "cost_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category_id: Mapped[int] = mapped_column(ForeignKey("cost_categories.id"), index=True)
+    linked_to_ot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    display_order: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    category: Mapped[CostCategory] = relationship()
+
+
+class ExtractionPattern(db.Model):
+    """How to find one field in a provider's invoice text: a regular expression, tried by priority.
+
+    Patterns are data, editable by admins, so a provider changing its layout needs no deploy. A
+    pattern without a provider applies to every provider, after the provider's own.
+    """
+
+    __tablename__ = "extraction_patterns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    pattern: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -53,14 +186,52 @@ class Ot(db.Model):
     carrier_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     master_bl: Mapped[str | None] = mapped_column(String(64), index=True)
     containers: Mapped[list[str]] = mapped_column(JSON, default=list)
-    vessel: Mapped[str | None] = mapped_column(String(120))
+    house_bls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vessel: Mapped[str | None] = mapped_column(String(120))  # vessel and voyage, as the team writes it
+    operativo: Mapped[str | None] = mapped_column(String(100), index=True)
+    operation_type: Mapped[str] = mapped_column(String(12), default="importacion", server_default="importacion")
+    shipment_type: Mapped[str | None] = mapped_column(String(40))
+    origin_port: Mapped[str | None] = mapped_column(String(100))
+    destination_port: Mapped[str | None] = mapped_column(String(100))
+    etd: Mapped[dt.date | None] = mapped_column(Date)
     eta: Mapped[dt.date | None] = mapped_column(Date, index=True)
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    arrival_date: Mapped[dt.date | None] = mapped_column(Date)  # "ETA confirmada" / ATRAQUE
+    status: Mapped[str] = mapped_column(String(20), default="transito", index=True)
+    provision_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    provision_date: Mapped[dt.date | None] = mapped_column(Date)
+    billing_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    billing_date: Mapped[dt.date | None] = mapped_column(Date)
+    billing_request_date: Mapped[dt.date | None] = mapped_column(Date)
+    invoice_reception_date: Mapped[dt.date | None] = mapped_column(Date)
+    express_release_type: Mapped[str | None] = mapped_column(String(60))
+    express_release_date: Mapped[dt.date | None] = mapped_column(Date)
+    cash_on_delivery_type: Mapped[str | None] = mapped_column(String(60))
+    cash_on_delivery_date: Mapped[dt.date | None] = mapped_column(Date)
+    closing_sent_date: Mapped[dt.date | None] = mapped_column(Date)
+    comments: Mapped[str | None] = mapped_column(Text)
+    # {field: "import" | "manual"} for the fields an import may set: a manual value is never overwritten.
+    field_sources: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    row_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     client: Mapped[Client] = relationship()
     carrier: Mapped[Provider | None] = relationship()
+
+
+class ImportedFile(db.Model):
+    """A workbook already imported, by sha256: the same file sent again is recognised and skipped."""
+
+    __tablename__ = "imported_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class StoredFile(db.Model):
@@ -87,14 +258,23 @@ class Invoice(db.Model):
     ot_id: Mapped[int | None] = mapped_column(ForeignKey("ots.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     provider_nit: Mapped[str | None] = mapped_column(String(32))
-    cost_type: Mapped[str] = mapped_column(String(32), index=True)
+    cost_type: Mapped[str] = mapped_column(ForeignKey("cost_types.code"), index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # What is owed after disputes and credit notes; equal to ``amount`` until one of those exists.
+    applicable_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    amount_paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
+    control_number: Mapped[str | None] = mapped_column(String(64))  # DTE numeroControl
+    generation_code: Mapped[str | None] = mapped_column(String(64), index=True)  # DTE codigoGeneracion
+    # OT numbers, MBLs and containers read in the document, kept so a person can see why it matched.
+    detected_references: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     issue_date: Mapped[dt.date] = mapped_column(Date, index=True)
     due_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     provision_date: Mapped[dt.date | None] = mapped_column(Date)
     billing_date: Mapped[dt.date | None] = mapped_column(Date)
     provision_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     billing_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    payment_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending", index=True)
+    payment_date: Mapped[dt.date | None] = mapped_column(Date)
     assignment_method: Mapped[str] = mapped_column(String(20), default="unassigned")
     match_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -106,7 +286,10 @@ class Invoice(db.Model):
     provider: Mapped[Provider] = relationship()
     document: Mapped[StoredFile | None] = relationship()
 
-    __table_args__ = (Index("ix_invoices_provider_issue", "provider_id", "issue_date"),)
+    __table_args__ = (
+        Index("ix_invoices_provider_issue", "provider_id", "issue_date"),
+        UniqueConstraint("provider_id", "invoice_number", name="uq_invoices_provider_number"),
+    )
 
 
 class ApiToken(db.Model):

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.auth import create_token
+from app.catalogs import ensure_default_cost_types
 from app.extensions import db
 
 # One schema per test run, so concurrent runs (several developers, CI) never drop each other's tables.
@@ -66,9 +67,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def _empty_tables() -> None:
+    """Back to a freshly migrated database: no rows but the reference data the migrations insert."""
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
     db.session.commit()
+    ensure_default_cost_types()
 
 
 @pytest.fixture

@@ -67,8 +67,12 @@ def _day(value):
 INVOICE_CASES = [
     ("provision_status", "pending", lambda i: i["provision_status"] == "pending"),
     ("provision_status", "pending,provisioned", lambda i: i["provision_status"] in ("pending", "provisioned")),
-    ("billing_status", "paid", lambda i: i["billing_status"] == "paid"),
-    ("cost_type", "ocean_freight", lambda i: i["cost_type"] == "ocean_freight"),
+    ("provision_status", "in_review", lambda i: i["provision_status"] == "in_review"),
+    ("billing_status", "billed", lambda i: i["billing_status"] == "billed"),
+    ("payment_status", "paid", lambda i: i["payment_status"] == "paid"),
+    ("cost_type", "FLETE", lambda i: i["cost_type"] == "FLETE"),
+    ("cost_type", "ADUANA,TRANSPORTE", lambda i: i["cost_type"] in ("ADUANA", "TRANSPORTE")),
+    ("operativo", "Ana Martínez", lambda i: i["operativo"] == "Ana Martínez"),
     ("assignment_method", "unassigned", lambda i: i["assignment_method"] == "unassigned"),
     ("needs_review", "true", lambda i: i["needs_review"]),
     ("needs_review", "false", lambda i: not i["needs_review"]),
@@ -159,8 +163,12 @@ def test_bad_filters_are_400_naming_the_parameter(client, auth, query, parameter
 
 
 OT_CASES = [
-    ("status", "closed", lambda o: o["status"] == "closed"),
-    ("status", "open,in_transit", lambda o: o["status"] in ("open", "in_transit")),
+    ("status", "cerrada", lambda o: o["status"] == "cerrada"),
+    ("status", "transito,en_rada", lambda o: o["status"] in ("transito", "en_rada")),
+    ("operation_type", "exportacion", lambda o: o["operation_type"] == "exportacion"),
+    ("provision_status", "provisioned", lambda o: o["provision_status"] == "provisioned"),
+    ("billing_status", "billed", lambda o: o["billing_status"] == "billed"),
+    ("operativo", "Carlos Hernández", lambda o: o["operativo"] == "Carlos Hernández"),
     ("eta_from", "2026-07-01", lambda o: o["eta"] >= "2026-07-01"),
     ("eta_to", "2026-03-01", lambda o: o["eta"] <= "2026-03-01"),
     ("created_from", "2026-06-01", lambda o: o["created_at"][:10] >= "2026-06-01"),

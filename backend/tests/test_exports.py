@@ -123,7 +123,7 @@ def add_invoice(app, **fields):
             "invoice_number": "INJ-1",
             "provider_id": provider.id,
             "provider_nit": provider.nit,
-            "cost_type": "other",
+            "cost_type": "OTRO",
             "amount": Decimal("-5.00"),
             "issue_date": dt.date(2026, 11, 1),
             "needs_review": False,
@@ -335,11 +335,11 @@ def list_ids(client, auth, path, query):
     "query",
     [
         "billing_status=pending",
-        "provision_status=provisioned,reversed&needs_review=true",
+        "provision_status=provisioned,voided&needs_review=true",
         "q=Maersk",
-        "ot_number=OT-0000003",
+        "q=OT0003",
         "issue_date_from=2026-03-01&issue_date_to=2026-06-30&amount_min=1000",
-        "cost_type=customs&created_to=2026-09-30",
+        "cost_type=ADUANA&created_to=2026-09-30",
     ],
 )
 def test_invoice_export_has_the_list_rows_in_the_list_order(client, auth, seeded, query):
@@ -354,7 +354,7 @@ def test_invoice_export_has_the_list_rows_in_the_list_order(client, auth, seeded
     assert xlsx_ids == listed
 
 
-@pytest.mark.parametrize("query", ["status=open,closed", "q=MSC", "eta_from=2026-03-01"])
+@pytest.mark.parametrize("query", ["status=transito,cerrada", "q=MSC", "eta_from=2026-03-01"])
 def test_ot_export_has_the_list_rows(client, auth, seeded, query):
     listed = list_ids(client, auth, "/api/ots", query)
     assert listed
@@ -488,7 +488,7 @@ def test_max_rows_guard_refuses_before_streaming(client, auth, seeded):
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "export_too_large" and error["rows"] == 300 and error["limit"] == 50
-    small = export(client, auth, "/api/invoices/export?format=csv&ot_number=OT-0000003")
+    small = export(client, auth, "/api/invoices/export?format=csv&q=OT0003")
     assert 1 < len(read_csv(small.data)) <= 51
     export(client, auth, "/api/invoices/export?format=xlsx", status=422)
 
@@ -563,10 +563,10 @@ def test_cli_writes_the_same_file_as_the_api(runner, client, auth, seeded, tmp_p
     assert result.exit_code == 0, result.output
     assert target.read_bytes() == export(client, auth, "/api/invoices/export?format=csv&billing_status=pending").data
     xlsx = tmp_path / "ots.xlsx"
-    result = runner.invoke(args=["export", "ots", "--format", "xlsx", "-o", str(xlsx), "--status=open,closed"])
+    result = runner.invoke(args=["export", "ots", "--format", "xlsx", "-o", str(xlsx), "--status=transito,cerrada"])
     assert result.exit_code == 0, result.output
     _, sheet = xlsx_rows_openpyxl(xlsx.read_bytes())
-    assert sheet.max_row - 1 == len(list_ids(client, auth, "/api/ots", "status=open,closed"))
+    assert sheet.max_row - 1 == len(list_ids(client, auth, "/api/ots", "status=transito,cerrada"))
 
 
 @pytest.mark.parametrize("filters", [["--billing_status", "lost"], ["--colour", "red"], ["--status"], ["stray"]])

@@ -18,11 +18,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 from tqdm import tqdm
 
+from app.catalogs import ensure_default_cost_types
 from app.extensions import db
 from app.models import (
-    COST_TYPES,
     OT_STATUSES,
-    PROVISION_STATUSES,
     Client,
     Invoice,
     Ot,
@@ -31,34 +30,59 @@ from app.models import (
 
 BATCH = 5000
 REFERENCE_DAY = dt.date(2026, 11, 1)  # fixed so that --seed gives identical data on any day
-CARRIERS = ("Maersk", "MSC", "CMA CGM", "Hapag-Lloyd", "Evergreen", "ONE", "COSCO", "ZIM", "HMM", "Yang Ming")
-CARRIER_PREFIX = {"Maersk": "MAEU", "MSC": "MEDU", "CMA CGM": "CMDU", "Hapag-Lloyd": "HLCU", "Evergreen": "EGLV"}
-CUSTOMS = ("Agencia de Aduanas Roldán", "Aduanas Siaco", "Agencia Aduanera Dimar", "Coltrans Aduanas")
-TRUCKING = ("Transportes Montaña", "Tractocar Logística", "Transportes Sánchez Polo", "Coordinadora Carga")
-OTHERS = ("Puerto de Cartagena SPRC", "Contecar", "Almacenes Generales Almagrario", "Seguros Bolívar")
-CLIENT_WORDS = ("Andina", "Café", "Textiles", "Flores", "Químicos", "Aceros", "Plásticos", "Alimentos", "Papeles")
-CLIENT_SUFFIX = ("S.A.S.", "S.A.", "Ltda.", "& Cía.")
-VESSELS = ("MSC Gülsün", "Maersk Essen", "CMA CGM Marco Polo", "Ever Given", "ONE Apus", "HMM Algeciras")
+# (name, container/MBL prefix) of the shipping lines calling at Acajutla.
+CARRIERS = (
+    ("Maersk", "MAEU"),
+    ("MSC", "MEDU"),
+    ("CMA CGM", "CMDU"),
+    ("Hapag-Lloyd", "HLCU"),
+    ("Evergreen", "EGLV"),
+    ("ONE", "ONEY"),
+    ("COSCO", "COSU"),
+    ("ZIM", "ZIMU"),
+)
+PARTIES = {
+    "agencia_aduanal": ("Agencia Aduanal Roldán", "Aduanas del Pacífico", "Agencia Aduanal Cuscatlán"),
+    "transportista": ("Transportes Izalco", "Fletes San Miguel", "Transporte Lempa", "Carga Express Sonsonate"),
+    "almacenadora": ("Almacenadora Acajutla", "Almacenes de Desarrollo"),
+    "agente_local": ("Agencia Marítima Salvadoreña",),
+    "aseguradora": ("Seguros Cuscatlán",),
+    "otro": ("CEPA Puerto de Acajutla",),
+}
+CREDIT_DAYS = (0, 15, 30, 30, 45, 60)
+CLIENT_WORDS = ("Distribuidora", "Industrias", "Textiles", "Café", "Alimentos", "Plásticos", "Agroindustrias")
+CLIENT_PLACES = ("Cuscatlán", "Izalco", "Lempa", "Sonsonate", "San Miguel", "Santa Ana", "La Libertad", "Usulután")
+OPERATIVOS = ("Ana Martínez", "Carlos Hernández", "Gabriela López", "José Ramírez")
+ORIGIN_PORTS = ("Shanghai", "Ningbo", "Busan", "Manzanillo", "Houston", "Rotterdam", "Cartagena", "Valencia")
+DESTINATION_PORTS = ("Acajutla", "Acajutla", "Acajutla", "Puerto Quetzal", "Santo Tomás de Castilla")
+SHIPMENT_TYPES = ("FCL", "FCL", "LCL", "Consolidado")
+VESSELS = ("MSC Gülsün 245W", "Maersk Essen 312N", "CMA CGM Marco Polo 0PE1", "Ever Given 117E", "ONE Apus 041W")
 NOTES = (
     None,
     None,
     None,
-    "Factura revisada por operación",
+    "Factura revisada por operaciones",
     "Pendiente soporte de pago",
     "-10% descuento acordado",
     "Cobro de demoras según tarifa",
-    "Contenedor con inspección antinarcóticos",
+    "Contenedor con inspección de la DGA",
 )
 COST_BY_TYPE = {
-    "carrier": ("ocean_freight", "local_charges", "demurrage"),
-    "customs_agent": ("customs",),
-    "trucking": ("trucking",),
-    "other": ("storage", "other", "local_charges"),
+    "naviera": ("FLETE", "CARGOS_NAVIERA", "DEMORA"),
+    "agencia_aduanal": ("ADUANA",),
+    "transportista": ("TRANSPORTE",),
+    "almacenadora": ("ALMACENAJE",),
 }
 
 
 def _nit(rng: random.Random) -> str:
-    return f"{rng.randint(800_000_000, 901_999_999)}-{rng.randint(0, 9)}"
+    """El Salvador's NIT layout: municipality (4), birth/registration date (6), correlative (3), check digit."""
+    day = dt.date(1990, 1, 1) + dt.timedelta(days=rng.randint(0, 12000))
+    return f"0614-{day:%d%m%y}-{rng.randint(100, 999)}-{rng.randint(0, 9)}"
+
+
+def _nrc(rng: random.Random) -> str:
+    return f"{rng.randint(10_000, 299_999)}-{rng.randint(0, 9)}"
 
 
 def _container(rng: random.Random, prefix: str) -> str:
@@ -76,15 +100,20 @@ def _insert(model: Any, rows: Iterator[dict[str, Any]], total: int, label: str) 
 def _ensure_parties(rng: random.Random, clients: int) -> tuple[list[int], list[tuple[int, str, str, str]]]:
     """Create providers and clients if there are none; return client ids and (id, name, nit, type) of providers."""
     if db.session.scalar(select(func.count()).select_from(Provider)) == 0:
-        named = [(n, "carrier") for n in CARRIERS] + [(n, "customs_agent") for n in CUSTOMS]
-        named += [(n, "trucking") for n in TRUCKING] + [(n, "other") for n in OTHERS]
-        db.session.execute(insert(Provider.__table__), [{"name": n, "nit": _nit(rng), "type": t} for n, t in named])
+        named = [(name, "naviera") for name, _ in CARRIERS]
+        named += [(name, kind) for kind, names in PARTIES.items() for name in names]
+        db.session.execute(
+            insert(Provider.__table__),
+            [
+                {"name": n, "nit": _nit(rng), "nrc": _nrc(rng), "type": t, "credit_days": rng.choice(CREDIT_DAYS)}
+                for n, t in named
+            ],
+        )
     if db.session.scalar(select(func.count()).select_from(Client)) == 0:
-        names = {
-            f"{rng.choice(CLIENT_WORDS)} {rng.choice(CLIENT_WORDS)} {i + 1} {rng.choice(CLIENT_SUFFIX)}"
-            for i in range(clients)
-        }
-        db.session.execute(insert(Client.__table__), [{"name": n, "nit": _nit(rng)} for n in sorted(names)])
+        names = {f"{rng.choice(CLIENT_WORDS)} {rng.choice(CLIENT_PLACES)} {i + 1} S.A. de C.V." for i in range(clients)}
+        db.session.execute(
+            insert(Client.__table__), [{"name": n, "nit": _nit(rng), "nrc": _nrc(rng)} for n in sorted(names)]
+        )
     db.session.commit()
     client_ids = list(db.session.scalars(select(Client.id).order_by(Client.id)))
     providers = [
@@ -96,32 +125,65 @@ def _ensure_parties(rng: random.Random, clients: int) -> tuple[list[int], list[t
     return client_ids, providers  # type: ignore[return-value]
 
 
+def _maybe_date(rng: random.Random, base: dt.date, low: int, high: int, chance: float) -> dt.date | None:
+    return base + dt.timedelta(days=rng.randint(low, high)) if rng.random() < chance else None
+
+
 def _ots(
     rng: random.Random, count: int, start: int, client_ids: list[int], carriers: list[tuple[int, str, str, str]]
 ) -> Iterator[dict[str, Any]]:
+    prefixes = dict(CARRIERS)
     for number in range(start + 1, start + count + 1):
         carrier_id, carrier_name, _, _ = rng.choice(carriers)
-        prefix = CARRIER_PREFIX.get(carrier_name, "TGHU")
+        prefix = prefixes.get(carrier_name, "TGHU")
         created = dt.datetime.combine(
-            REFERENCE_DAY - dt.timedelta(days=rng.randint(0, 365)), dt.time(rng.randint(7, 18), rng.randint(0, 59))
+            REFERENCE_DAY - dt.timedelta(days=rng.randint(0, 365)), dt.time(rng.randint(13, 23), rng.randint(0, 59))
         )
+        etd = created.date() + dt.timedelta(days=rng.randint(-5, 5))
+        eta = etd + dt.timedelta(days=rng.randint(10, 40))
+        provisioned = _maybe_date(rng, eta, 0, 10, 0.6)
+        billed = _maybe_date(rng, eta, 5, 30, 0.4) if provisioned else None
         yield {
-            "ot_number": f"OT-{number:07d}",
+            "ot_number": f"{created:%y}OT{number:04d}",
             "client_id": rng.choice(client_ids),
             "carrier_id": carrier_id,
+            "operativo": rng.choice(OPERATIVOS),
+            "operation_type": "importacion" if rng.random() < 0.85 else "exportacion",
+            "shipment_type": rng.choice(SHIPMENT_TYPES),
             "master_bl": f"{prefix}{rng.randint(100_000_000, 999_999_999)}",
+            "house_bls": [f"HBL{rng.randint(100_000, 999_999)}" for _ in range(rng.choice((0, 1, 1, 2)))],
             "containers": [_container(rng, prefix) for _ in range(rng.choice((1, 1, 2, 3, 4)))],
             "vessel": rng.choice(VESSELS),
-            "eta": created.date() + dt.timedelta(days=rng.randint(10, 40)),
+            "origin_port": rng.choice(ORIGIN_PORTS),
+            "destination_port": rng.choice(DESTINATION_PORTS),
+            "etd": etd,
+            "eta": eta,
+            "arrival_date": _maybe_date(rng, eta, -2, 4, 0.7),
             "status": rng.choice(OT_STATUSES),
+            "provision_status": "provisioned" if provisioned else "pending",
+            "provision_date": provisioned,
+            "billing_status": "billed" if billed else "pending",
+            "billing_date": billed,
+            "billing_request_date": _maybe_date(rng, eta, 1, 8, 0.5),
+            "invoice_reception_date": _maybe_date(rng, eta, 2, 12, 0.4),
+            "express_release_type": rng.choice((None, None, "Telex release", "Seaway bill")),
+            "cash_on_delivery_type": rng.choice((None, None, None, "Contra entrega")),
+            "closing_sent_date": billed,
+            "comments": rng.choice((None, None, "Cliente solicita aviso de arribo", "Revisar días libres")),
+            "field_sources": {},
             "created_at": created,
             "updated_at": created,
         }
 
 
 def _invoices(
-    rng: random.Random, count: int, ot_ids: list[int], providers: list[tuple[int, str, str, str]]
+    rng: random.Random,
+    count: int,
+    ot_ids: list[int],
+    providers: list[tuple[int, str, str, str]],
+    credit: dict[int, int],
 ) -> Iterator[dict[str, Any]]:
+    all_types = [code for codes in COST_BY_TYPE.values() for code in codes] + ["OTRO"]
     for number in range(1, count + 1):
         provider_id, _, nit, kind = rng.choice(providers)
         issue = REFERENCE_DAY - dt.timedelta(days=rng.randint(0, 365))
@@ -129,27 +191,33 @@ def _invoices(
         confidence = Decimal(rng.randint(40, 1000)) / 1000 if assigned else None
         provisioned = rng.random() < 0.6
         billed = provisioned and rng.random() < 0.5
+        paid = billed and rng.random() < 0.5
+        amount = Decimal(rng.randint(5_000, 2_500_000)) / 100
         yield {
             "invoice_number": f"FE-{rng.randint(1, 99_999):05d}-{number}",
             "ot_id": rng.choice(ot_ids) if assigned and ot_ids else None,
             "provider_id": provider_id,
             "provider_nit": nit,
-            "cost_type": rng.choice(COST_BY_TYPE.get(kind, COST_TYPES)),
-            "amount": Decimal(rng.randint(5_000, 2_500_000)) / 100,
+            "cost_type": rng.choice(COST_BY_TYPE.get(kind, all_types)),
+            "amount": amount,
+            "applicable_amount": amount,
+            "amount_paid": amount if paid else Decimal("0"),
             "issue_date": issue,
-            "due_date": issue + dt.timedelta(days=rng.choice((15, 30, 45, 60))),
+            "due_date": issue + dt.timedelta(days=credit[provider_id]),
             "provision_date": issue + dt.timedelta(days=rng.randint(1, 10)) if provisioned else None,
             "billing_date": issue + dt.timedelta(days=rng.randint(11, 40)) if billed else None,
-            "provision_status": "provisioned" if provisioned else rng.choice(PROVISION_STATUSES[::2]),
-            "billing_status": rng.choice(("billed", "paid")) if billed else "pending",
-            "assignment_method": rng.choice(("manual", "ot_number", "master_bl", "container"))
+            "provision_status": "provisioned" if provisioned else rng.choice(("pending", "pending", "in_review")),
+            "billing_status": "billed" if billed else "pending",
+            "payment_status": "paid" if paid else "pending",
+            "assignment_method": rng.choice(("manual", "ot_number", "mbl_container", "master_bl", "container"))
             if assigned
             else "unassigned",
             "match_confidence": confidence,
             "needs_review": confidence is None or confidence < Decimal("0.7"),
             "notes": rng.choice(NOTES),
+            "detected_references": {},
             "created_at": dt.datetime.combine(
-                issue, dt.time(rng.randint(7, 18), rng.randint(0, 59), rng.randint(0, 59))
+                issue, dt.time(rng.randint(13, 23), rng.randint(0, 59), rng.randint(0, 59))
             ),
         }
 
@@ -157,12 +225,14 @@ def _invoices(
 def seed(ots: int, invoices: int, seed_value: int) -> None:
     """Insert ``ots`` OTs and ``invoices`` invoices generated from ``seed_value``."""
     rng = random.Random(seed_value)
+    ensure_default_cost_types()
     client_ids, providers = _ensure_parties(rng, clients=max(5, min(500, ots // 20)))
-    carriers = [p for p in providers if p[3] == "carrier"]
+    carriers = [p for p in providers if p[3] == "naviera"]
     start = db.session.scalar(select(func.count()).select_from(Ot)) or 0
     _insert(Ot, _ots(rng, ots, start, client_ids, carriers), ots, "ots")
     ot_ids = list(db.session.scalars(select(Ot.id)))
-    _insert(Invoice, _invoices(rng, invoices, ot_ids, providers), invoices, "invoices")
+    credit = {pid: days for pid, days in db.session.execute(select(Provider.id, Provider.credit_days))}
+    _insert(Invoice, _invoices(rng, invoices, ot_ids, providers, credit), invoices, "invoices")
 
 
 @click.command("seed")

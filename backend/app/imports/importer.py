@@ -1,31 +1,33 @@
-"""Import OTs from a spreadsheet: validate each row, upsert in batches of 500, all in one transaction.
+"""Import OTs from the team's workbooks: several files, one transaction, nothing guessed.
 
-The file is read row by row (:mod:`app.imports.spreadsheets`), so memory holds one batch, not the
-file. Every batch is written inside the same transaction and the transaction is committed only when
-the whole file was read without a single row error; otherwise (or for a dry run) it is rolled back.
-A dry run therefore runs exactly the real import, database constraints included, and its counts are
-the ones a real run would report.
+Files are read one at a time and row by row (:mod:`app.imports.spreadsheets`); rows are written in
+batches of :data:`BATCH_SIZE` inside one transaction that is committed only when every file was read
+without an error and every conflict has a decision (a dry run always rolls back, so its counts are
+those of the real run, database constraints included). Memory holds one batch, not the files.
 
-Format (header row first, names case-insensitive, spaces allowed for underscores; other columns are
-ignored and listed in the answer):
+The rules the team relies on:
 
-``ot_number`` (required, the upsert key), ``client`` (required: the name of an existing client; the
-import does not create clients, so a typo cannot invent one), ``carrier`` (name of an existing carrier),
-``master_bl``, ``containers`` (ISO 6346 codes such as ``MSCU1234567``, separated by commas, semicolons
-or spaces), ``vessel``, ``eta`` (a date cell, ``YYYY-MM-DD`` or ``DD/MM/YYYY``), ``status`` (one of
-:data:`app.models.OT_STATUSES`, default ``open``).
+- a file already imported (same sha256) is skipped, and so is a row whose content did not change
+  since the last import (``Ot.row_hash``);
+- a value a person entered by hand (``Ot.field_sources[field] == "manual"``) is never overwritten;
+- when a row's client or operativo differs from the OT on record, or between two files of the same
+  request, the import does not choose: the conflict is reported (the dry run lists them all) and the
+  import is repeated with a decision per conflict, ``keep`` or ``new``. A client kept that way is
+  remembered (:class:`~app.models.ClientResolution`), so the same spelling resolves by itself later.
 
-A blank cell leaves an existing OT's value unchanged; on a new OT it means "empty" (status ``open``).
-An OT number that appears twice in one file is an error rather than a silent overwrite.
+Which rows are in a batch is all that is held: an OT written earlier in this request is recognised by
+its ``updated_at``, stamped with one value per file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import hashlib
+import json
+import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,73 +36,202 @@ from sqlalchemy import insert, select, update
 
 from app.errors import ApiError
 from app.extensions import db
-from app.imports.spreadsheets import Row, SpreadsheetError, read_rows
-from app.models import OT_STATUSES, Client, Ot, Provider, utcnow
+from app.imports import team_sheet
+from app.imports.spreadsheets import Row, Sheet, SpreadsheetError, open_sheet
+from app.models import FIELD_SOURCE_RANK, Client, ClientResolution, ImportedFile, Ot, Provider, utcnow
+from app.shipping_codes import is_ot_number, normalise_ot_number, split_containers
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
 
 IMPORT_TYPES = frozenset({XLSX, CSV})
 BATCH_SIZE = 500
-MAX_REPORTED_ERRORS = 100
-COLUMNS = ("ot_number", "client", "carrier", "master_bl", "containers", "vessel", "eta", "status")
-REQUIRED = ("ot_number", "client")
-MAX_LENGTH = {"ot_number": 32, "master_bl": 64, "vessel": 120}
-CONTAINER = re.compile(r"[A-Z]{4}[0-9]{7}")
-CONTAINER_SEPARATORS = re.compile(r"[\s,;]+")
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DAY_FIRST_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
-NEW_OT_DEFAULTS = {"carrier_id": None, "master_bl": None, "containers": [], "vessel": None, "eta": None}
+MAX_REPORTED = 200
+DECISIONS = ("keep", "new")
+CONFLICT_FIELDS = ("client_id", "operativo")
+# Fields an import may set; each remembers its source in Ot.field_sources.
+TRACKED_FIELDS = (
+    "client_id",
+    "operativo",
+    "operation_type",
+    "carrier_id",
+    "master_bl",
+    "house_bls",
+    "containers",
+    "shipment_type",
+    "vessel",
+    "origin_port",
+    "destination_port",
+    *team_sheet.DATE_FIELDS,
+    "express_release_type",
+    "express_release_date",
+    "cash_on_delivery_type",
+    "cash_on_delivery_date",
+    "status",
+    "comments",
+)
+NEW_OT_DEFAULTS: dict[str, Any] = {
+    "carrier_id": None,
+    "operativo": None,
+    "operation_type": "importacion",
+    "house_bls": [],
+    "containers": [],
+    "status": "transito",
+}
 Progress = Callable[[int], object]
 
 
 @dataclass(frozen=True)
-class RowError:
-    row: int
+class Problem:
+    """An error (nothing is imported) or a warning (the row is imported, the value is not)."""
+
+    file: str
+    sheet: str | None
+    row: int | None
     column: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A value the import would change that a person must decide on: ``keep`` ``current`` or take ``new``."""
+
+    id: str
+    ot_number: str
+    field: str
+    current: str | None
+    new: str | None
+    file: str
+    sheet: str | None
+    row: int
+
+
+@dataclass
+class FileReport:
+    filename: str
+    sha256: str
+    status: str = "imported"  # or "already_imported"
+    sheet: str | None = None
+    operativo: str | None = None
+    operation_type: str | None = None
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_manual: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False
+    max_rows: int = 100_000
+    decisions: Mapping[str, str] = field(default_factory=dict)
+    create_clients: bool = False
+    sheet: str | None = None
 
 
 @dataclass
 class ImportResult:
     dry_run: bool
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    ignored_columns: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     error_count: int = 0
+    warning_count: int = 0
+    conflict_count: int = 0
 
-    def add_error(self, row: int, column: str | None, message: str) -> None:
-        """Count every error; keep the first :data:`MAX_REPORTED_ERRORS` for the answer."""
+    def add_error(self, problem: Problem) -> None:
         self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(row, column, message))
+        if len(self.errors) < MAX_REPORTED:
+            self.errors.append(problem)
+
+    def add_warning(self, problem: Problem) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_REPORTED:
+            self.warnings.append(problem)
+
+    def add_conflict(self, conflict: Conflict) -> None:
+        self.conflict_count += 1
+        if len(self.conflicts) < MAX_REPORTED * 5:
+            self.conflicts.append(conflict)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(report, name) for report in self.files)
 
     def as_json(self) -> dict[str, Any]:
+        """The answer: totals, what each file gave, and every conflict and warning (errors go in the 422)."""
         return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
             "dry_run": self.dry_run,
-            "ignored_columns": self.ignored_columns,
+            **{name: self.total(name) for name in ("rows", "created", "updated", "unchanged", "kept_manual")},
+            "files": [asdict(report) for report in self.files],
+            "conflict_count": self.conflict_count,
+            "conflicts": [asdict(conflict) for conflict in self.conflicts],
+            "warning_count": self.warning_count,
+            "warnings": [asdict(warning) for warning in self.warnings],
         }
 
 
-def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, max_rows: int) -> ImportResult:
-    """Spool the upload to a temp file (zip parsers need to seek), import it, always delete the file.
+@dataclass(frozen=True)
+class SourceFile:
+    filename: str
+    path: str
+    sha256: str
+    content_type: str
 
-    The temp file lives under ``STORAGE_DIR/tmp`` (a disk volume) rather than ``/tmp``, which is RAM
-    wherever ``/tmp`` is a tmpfs.
+
+def import_uploads(
+    uploads: Iterator[Upload], storage_dir: str, limit: int, options: Callable[[Mapping[str, str]], ImportOptions]
+) -> ImportResult:
+    """Import every uploaded file; ``options`` is built from the form fields sent before the first file.
+
+    Raises 422 (row errors) or 409 (conflicts without a decision) with nothing written; returns the
+    result of a committed import or of a dry run.
+    """
+    first = next(uploads, None)
+    if first is None:
+        raise ApiError(400, "no file to import: send one or more 'file' parts", "malformed_upload")
+    fields_before = set(first.fields)
+    chosen = options(first.fields)
+    result = run_import(_spooled(_chain(first, uploads), storage_dir, limit), chosen)
+    late = {"decisions"} & (set(first.fields) - fields_before)
+    if late:
+        raise ApiError(400, "send 'decisions' before the files in the multipart body", "malformed_upload")
+    return _raise_for(result)
+
+
+def _chain(first: Upload, rest: Iterator[Upload]) -> Iterator[Upload]:
+    yield first
+    yield from rest
+
+
+def _spooled(uploads: Iterable[Upload], storage_dir: str, limit: int) -> Iterator[SourceFile]:
+    """Each upload written to a temp file (zip parsers need to seek), deleted once it was imported.
+
+    The temp files live under ``STORAGE_DIR/tmp`` (a disk volume) rather than ``/tmp``, which is RAM
+    wherever ``/tmp`` is a tmpfs; their names carry the worker's pid.
     """
     temp_dir = Path(storage_dir) / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=temp_dir, prefix="import-", suffix=".part") as spool:
-        received = receive(upload, spool.write, limit, IMPORT_TYPES)
-        spool.flush()
-        try:
-            result = import_file(spool.name, received.content_type, dry_run, max_rows)
-        except SpreadsheetError as exc:
-            raise ApiError(400, str(exc), "unreadable_spreadsheet") from None
+    for upload in uploads:
+        prefix = f"import-{os.getpid()}-"
+        with tempfile.NamedTemporaryFile(dir=temp_dir, prefix=prefix, suffix=".part") as spool:
+            received = receive(upload, spool.write, limit, IMPORT_TYPES)
+            spool.flush()
+            yield SourceFile(upload.filename, spool.name, received.sha256, received.content_type)
+
+
+def files_on_disk(paths: Iterable[Path], sniff: Callable[[Path], str]) -> Iterator[SourceFile]:
+    """Files named on the command line, hashed as they come."""
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(1024 * 1024):
+                digest.update(chunk)
+        yield SourceFile(path.name, str(path), digest.hexdigest(), sniff(path))
+
+
+def _raise_for(result: ImportResult) -> ImportResult:
     if result.error_count:
         raise ApiError(
             422,
@@ -108,248 +239,466 @@ def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, m
             "invalid_rows",
             errors=[asdict(error) for error in result.errors],
             error_count=result.error_count,
-            rows=result.rows,
-            created=0,
-            updated=0,
-            dry_run=dry_run,
+            **{key: value for key, value in result.as_json().items() if key != "dry_run"},
+            dry_run=result.dry_run,
+        )
+    if result.conflict_count and not result.dry_run:
+        raise ApiError(
+            409,
+            f"{result.conflict_count} conflict(s) need a decision (keep or new); nothing was imported",
+            "import_conflicts",
+            **result.as_json(),
         )
     return result
 
 
-def import_file(
-    path: str | Path, content_type: str, dry_run: bool, max_rows: int, progress: Progress | None = None
-) -> ImportResult:
-    """Import the OTs in ``path``; commit only if every row is valid and this is not a dry run.
-
-    With errors the counts are reset to zero (nothing was written) and ``errors`` lists them.
-    Raises :class:`SpreadsheetError` when the file itself cannot be read (nothing is written then either).
-    """
-    result = ImportResult(dry_run=dry_run)
+def run_import(sources: Iterable[SourceFile], options: ImportOptions, progress: Progress | None = None) -> ImportResult:
+    """Import ``sources`` in one transaction; commit only a clean, decided, non-dry run."""
+    result = ImportResult(dry_run=options.dry_run)
+    importer = _Importer(options, result, progress)
     try:
-        _import(read_rows(path, content_type), result, max_rows, progress)
+        for source in sources:
+            importer.import_file(source)
+        if result.error_count or result.conflict_count or options.dry_run:
+            db.session.rollback()
+        else:
+            importer.remember()
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    if result.error_count or dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()
-    if result.error_count:
-        result.created = result.updated = 0
+    if result.error_count or (result.conflict_count and not options.dry_run):
+        for report in result.files:
+            report.created = report.updated = 0
     return result
 
 
-def _import(rows: Iterator[tuple[int, Row]], result: ImportResult, max_rows: int, progress: Progress | None) -> None:
-    header = _read_header(rows, result)
-    if header is None:
-        return
-    lookups = Lookups.load()
-    writer = BatchWriter(result, stamp=utcnow())
-    for number, values in rows:
-        if _is_blank(values):
-            continue
-        result.rows += 1
-        if result.rows > max_rows:
-            result.add_error(number, None, f"the file has more than {max_rows} rows (IMPORT_MAX_ROWS)")
-            return
-        parsed = _parse_row(number, values, header, lookups, result)
-        if parsed is not None:
-            writer.add(number, parsed)
-        if progress is not None:
-            progress(1)
-    writer.flush()
+class _Importer:
+    """The state of one import request: lookups loaded once, the files seen, the resolutions to remember."""
 
-
-def _read_header(rows: Iterator[tuple[int, Row]], result: ImportResult) -> dict[str, int] | None:
-    """Column name -> index from the first non-blank row; ``None`` (with errors) if it is unusable."""
-    for number, values in rows:
-        if _is_blank(values):
-            continue
-        header: dict[str, int] = {}
-        for index, raw in enumerate(values):
-            name = _text(raw).lower().replace(" ", "_")
-            if not name:
-                continue
-            if name in header:
-                result.add_error(number, name, "column appears twice in the header")
-            elif name in COLUMNS:
-                header[name] = index
-            else:
-                result.ignored_columns.append(name)
-        for name in REQUIRED:
-            if name not in header:
-                result.add_error(number, name, "required column is missing from the header row")
-        return None if result.error_count else header
-    result.add_error(1, None, "the file is empty: expected a header row and data rows")
-    return None
-
-
-@dataclass(frozen=True)
-class Lookups:
-    """Client and carrier ids by normalised name (a few hundred rows: loaded once per import)."""
-
-    clients: dict[str, int]
-    carriers: dict[str, int | None]  # None: two carriers share the name
-
-    @classmethod
-    def load(cls) -> Lookups:
-        clients = {_key(name): id_ for id_, name in db.session.execute(select(Client.id, Client.name))}
-        carriers: dict[str, int | None] = {}
-        for id_, name in db.session.execute(select(Provider.id, Provider.name).where(Provider.type == "carrier")):
-            carriers[_key(name)] = None if _key(name) in carriers else id_
-        return cls(clients, carriers)
-
-
-def _parse_row(
-    number: int, values: Row, header: dict[str, int], lookups: Lookups, result: ImportResult
-) -> dict[str, Any] | None:
-    """The row as OT column values (blank cells left out), or None after recording its errors."""
-    errors_before = result.error_count
-    cells = {name: values[index] if index < len(values) else None for name, index in header.items()}
-    parsed: dict[str, Any] = {}
-
-    def fail(column: str, message: str) -> None:
-        result.add_error(number, column, message)
-
-    for name in ("ot_number", "master_bl", "vessel"):
-        text = _text(cells.get(name))
-        if len(text) > MAX_LENGTH[name]:
-            fail(name, f"longer than {MAX_LENGTH[name]} characters")
-        elif text:
-            parsed[name] = text
-    if not _text(cells.get("ot_number")):
-        fail("ot_number", "required")
-    client = _text(cells.get("client"))
-    if not client:
-        fail("client", "required")
-    elif (client_id := lookups.clients.get(_key(client))) is None:
-        fail("client", f"no client named {client!r} (create it first)")
-    else:
-        parsed["client_id"] = client_id
-    _parse_optional(cells, lookups, parsed, fail)
-    return parsed if result.error_count == errors_before else None
-
-
-def _parse_optional(
-    cells: dict[str, Any], lookups: Lookups, parsed: dict[str, Any], fail: Callable[[str, str], None]
-) -> None:
-    carrier = _text(cells.get("carrier"))
-    if carrier:
-        if _key(carrier) not in lookups.carriers:
-            fail("carrier", f"no carrier named {carrier!r}")
-        elif (carrier_id := lookups.carriers[_key(carrier)]) is None:
-            fail("carrier", f"more than one carrier is named {carrier!r}")
-        else:
-            parsed["carrier_id"] = carrier_id
-    containers = _text(cells.get("containers")).upper()
-    if containers:
-        codes = [code for code in CONTAINER_SEPARATORS.split(containers) if code]
-        bad = [code for code in codes if not CONTAINER.fullmatch(code)]
-        if bad:
-            fail("containers", f"not a container code (4 letters + 7 digits): {', '.join(bad[:5])}")
-        else:
-            parsed["containers"] = codes
-    eta = cells.get("eta")
-    if _text(eta):
-        try:
-            parsed["eta"] = _date(eta)
-        except ValueError:
-            fail("eta", f"expected a date (YYYY-MM-DD or DD/MM/YYYY), got {_text(eta)!r}")
-    status = _text(cells.get("status")).lower()
-    if status:
-        if status in OT_STATUSES:
-            parsed["status"] = status
-        else:
-            fail("status", f"expected one of {', '.join(OT_STATUSES)}, got {status!r}")
-
-
-class BatchWriter:
-    """Collects valid rows and upserts them :data:`BATCH_SIZE` at a time, inside the open transaction.
-
-    Every row it writes gets ``updated_at = stamp`` (one value per import), which is how a later
-    batch recognises an OT number already written by this same file.
-    """
-
-    def __init__(self, result: ImportResult, stamp: dt.datetime) -> None:
+    def __init__(self, options: ImportOptions, result: ImportResult, progress: Progress | None) -> None:
+        self.options = options
         self.result = result
+        self.progress = progress
+        self.rows = 0
+        self.base_stamp = utcnow()  # microseconds: another request's stamps are never the same
+        self.stamps: set[dt.datetime] = set()
+        self.seen_files: set[str] = set()
+        self.clients = _client_lookup()
+        self.carriers = _carrier_lookup()
+        self.resolutions: dict[str, int] = {}  # normalised client name -> client kept for it
+        self.created_clients: dict[str, int] = {}
+
+    def import_file(self, source: SourceFile) -> None:
+        report = FileReport(source.filename, source.sha256)
+        self.result.files.append(report)
+        if source.sha256 in self.seen_files or db.session.scalar(
+            select(ImportedFile.id).where(ImportedFile.sha256 == source.sha256)
+        ):
+            report.status = "already_imported"
+            return
+        self.seen_files.add(source.sha256)
+        stamp = self.base_stamp + dt.timedelta(microseconds=len(self.stamps) + 1)
+        self.stamps.add(stamp)
+        chooser = _chooser(self.options.sheet)
+        try:
+            with open_sheet(source.path, source.content_type, chooser) as sheet:
+                report.sheet = sheet.name
+                context = _FileContext(self, source, report, sheet, stamp)
+                if sheet.warning:
+                    context.warn(None, None, sheet.warning)
+                context.run()
+        except SpreadsheetError as exc:
+            raise ApiError(400, f"{source.filename}: {exc}", "unreadable_spreadsheet", file=source.filename) from None
+
+    def client_id(self, name: str) -> int | None:
+        """The client ``name`` stands for (accent- and case-insensitive, or as resolved before)."""
+        key = team_sheet.normalise(name)
+        found = self.clients.get(key) or self.resolutions.get(key) or self.created_clients.get(key)
+        if found is None and self.options.create_clients:
+            found = self.create_client(name)
+        return found
+
+    def create_client(self, name: str) -> int:
+        client = Client(name=name[: team_sheet.TEXT_LIMITS["client"]])
+        db.session.add(client)
+        db.session.flush()
+        self.created_clients[team_sheet.normalise(name)] = client.id
+        return client.id
+
+    def remember(self) -> None:
+        """Save the client spellings people resolved, and the files imported (only on commit)."""
+        for key, client_id in self.resolutions.items():
+            if key not in self.clients:
+                db.session.add(ClientResolution(normalized_name=key, client_id=client_id))
+        for report in self.result.files:
+            if report.status == "imported":
+                db.session.add(
+                    ImportedFile(
+                        sha256=report.sha256,
+                        filename=report.filename[:255],
+                        rows=report.rows,
+                        created=report.created,
+                        updated=report.updated,
+                        unchanged=report.unchanged,
+                    )
+                )
+
+
+def _chooser(requested: str | None) -> Callable[[Any], tuple[str, str | None]]:
+    return lambda sheets: team_sheet.choose_sheet(sheets, requested)
+
+
+def _client_lookup() -> dict[str, int]:
+    """Clients by normalised name, plus the spellings resolved in earlier imports."""
+    clients = {team_sheet.normalise(name): id_ for id_, name in db.session.execute(select(Client.id, Client.name))}
+    for key, id_ in db.session.execute(select(ClientResolution.normalized_name, ClientResolution.client_id)):
+        clients.setdefault(key, id_)
+    return clients
+
+
+def _carrier_lookup() -> dict[str, int | None]:
+    """Shipping lines by normalised name; ``None`` where two share a name (ambiguous: not set)."""
+    carriers: dict[str, int | None] = {}
+    for id_, name in db.session.execute(select(Provider.id, Provider.name).where(Provider.type == "naviera")):
+        key = team_sheet.normalise(name)
+        carriers[key] = None if key in carriers else id_
+    return carriers
+
+
+class _FileContext:
+    """One file being read: its header, what its name says, and the batch of parsed rows."""
+
+    def __init__(self, importer: _Importer, source: SourceFile, report: FileReport, sheet: Sheet, stamp: dt.datetime):
+        self.importer = importer
+        self.result = importer.result
+        self.source = source
+        self.report = report
+        self.sheet = sheet
         self.stamp = stamp
-        self.batch: list[tuple[int, dict[str, Any]]] = []
+        self.facts = team_sheet.facts_from_filename(source.filename)
+        self.header: team_sheet.Header | None = None
+        self.operation_type: str | None = self.facts.operation_type
+        self.batch: list[tuple[int, dict[str, Any], str | None]] = []
 
-    def add(self, number: int, parsed: dict[str, Any]) -> None:
-        self.batch.append((number, parsed))
+    def warn(self, row: int | None, column: str | None, message: str) -> None:
+        self.result.add_warning(Problem(self.source.filename, self.sheet.name, row, column, message))
+
+    def fail(self, row: int | None, column: str | None, message: str) -> None:
+        self.result.add_error(Problem(self.source.filename, self.sheet.name, row, column, message))
+
+    def run(self) -> None:
+        if not self._find_header():
+            return
+        for number, values in self.sheet.rows:
+            if _is_blank(values):
+                continue
+            self.importer.rows += 1
+            if self.importer.rows > self.importer.options.max_rows:
+                limit = self.importer.options.max_rows
+                self.fail(number, None, f"more than {limit} rows in this import (IMPORT_MAX_ROWS)")
+                return
+            self._add(number, values)
+            if self.importer.progress is not None:
+                self.importer.progress(1)
+        self._flush()
+
+    def _find_header(self) -> bool:
+        for number, values in self.sheet.rows:
+            header = team_sheet.find_header(number, values)
+            if header is not None:
+                self.header = header
+                self.report.ignored_columns = header.ignored
+                for name in header.duplicated:
+                    self.warn(number, name, "column appears twice in the header; the first one is read")
+                names = [team_sheet.cell_text(value) for value in values]
+                self.operation_type = self.operation_type or team_sheet.operation_from_columns(names)
+                self.report.operativo = self.facts.operativo
+                self.report.operation_type = self.operation_type
+                if "client" not in header.columns:
+                    self.warn(number, "client", "no client column (CONSIGNATARIO, CLIENTE, SHIPPER): new OTs fail")
+                return True
+            if number >= team_sheet.HEADER_SEARCH_ROWS:
+                break
+        self.fail(None, None, f"no header row with an OT column in the first {team_sheet.HEADER_SEARCH_ROWS} rows")
+        return False
+
+    def _add(self, number: int, values: Row) -> None:
+        assert self.header is not None
+        cells = {name: values[index] if index < len(values) else None for name, index in self.header.columns.items()}
+        raw_number = team_sheet.cell_text(cells.get("ot_number"))
+        if not raw_number:
+            self.warn(number, "ot_number", "no OT number: row skipped")
+            return
+        ot_number = normalise_ot_number(raw_number)
+        if not is_ot_number(ot_number) or len(ot_number) > 32:
+            self.fail(number, "ot_number", f"{raw_number!r} is not an OT number (letters, digits and '-')")
+            return
+        self.report.rows += 1
+        parsed = _RowParser(self, number, cells).parse()
+        client_name = team_sheet.cell_text(cells.get("client")) or None
+        self.batch.append((number, {"ot_number": ot_number, **parsed}, client_name))
         if len(self.batch) >= BATCH_SIZE:
-            self.flush()
+            self._flush()
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         batch, self.batch = self.batch, []
-        unique = self._unique(batch)
-        if self.result.error_count or not unique:
-            return  # nothing will be committed: skip the database work, keep validating
-        existing = {
-            row.ot_number: row
-            for row in db.session.execute(
-                select(Ot.id, Ot.ot_number, Ot.updated_at).where(Ot.ot_number.in_(list(unique)))
-            )
-        }
+        if batch:
+            _BatchWriter(self, batch).write()
+            time.sleep(0)  # under gevent: let other requests and gunicorn's heartbeat run between batches
+
+
+class _RowParser:
+    """One row's cells as OT values; unreadable values become warnings and are left out."""
+
+    def __init__(self, context: _FileContext, number: int, cells: dict[str, Any]) -> None:
+        self.context = context
+        self.number = number
+        self.cells = cells
+        self.values: dict[str, Any] = {}
+
+    def warn(self, column: str, message: str) -> None:
+        self.context.warn(self.number, column, message)
+
+    def parse(self) -> dict[str, Any]:
+        self._texts()
+        self._lists()
+        self._dates()
+        self._status()
+        self._carrier()
+        operativo = team_sheet.cell_text(self.cells.get("operativo")) or self.context.facts.operativo
+        if operativo:
+            self.values["operativo"] = operativo[: team_sheet.TEXT_LIMITS["operativo"]]
+        if self.context.operation_type:
+            self.values["operation_type"] = self.context.operation_type
+        return self.values
+
+    def _texts(self) -> None:
+        for name in ("master_bl", "shipment_type", "vessel", "origin_port", "destination_port", "comments"):
+            text = team_sheet.cell_text(self.cells.get(name))
+            if not text:
+                continue
+            limit = team_sheet.TEXT_LIMITS[name]
+            if len(text) > limit:
+                self.warn(name, f"longer than {limit} characters: cut")
+            self.values[name] = text[:limit].upper() if name == "master_bl" else text[:limit]
+
+    def _lists(self) -> None:
+        raw = self.cells.get("containers")
+        if team_sheet.cell_text(raw):
+            codes, leftover = split_containers(team_sheet.cell_text(raw))
+            if leftover:
+                self.warn("containers", f"not a container number (4 letters + 7 digits): {leftover[:40]!r} ignored")
+            if codes:
+                self.values["containers"] = codes
+        houses = team_sheet.split_list(self.cells.get("house_bls"))
+        if houses:
+            self.values["house_bls"] = [house.upper()[:64] for house in houses]
+
+    def _dates(self) -> None:
+        for name in team_sheet.DATE_FIELDS:
+            raw = self.cells.get(name)
+            if not team_sheet.cell_text(raw):
+                continue
+            try:
+                value = team_sheet.parse_date(raw)
+            except team_sheet.NotADate as exc:
+                self.warn(name, f"{exc}; left unchanged")
+                continue
+            if value is not None:
+                self.values[name] = value
+        for column, prefix in (("express_release", "express_release"), ("cash_on_delivery", "cash_on_delivery")):
+            raw = self.cells.get(column)
+            if team_sheet.cell_text(raw):
+                date, kind = team_sheet.date_or_type(raw)
+                if date is not None:
+                    self.values[f"{prefix}_date"] = date
+                if kind:
+                    self.values[f"{prefix}_type"] = kind
+
+    def _status(self) -> None:
+        raw = team_sheet.cell_text(self.cells.get("status"))
+        if raw:
+            status = team_sheet.parse_status(raw)
+            if status is None:
+                self.warn("status", f"unknown status {raw!r}; left unchanged")
+            else:
+                self.values["status"] = status
+
+    def _carrier(self) -> None:
+        name = team_sheet.cell_text(self.cells.get("carrier"))
+        if not name:
+            return
+        carriers = self.context.importer.carriers
+        key = team_sheet.normalise(name)
+        if key not in carriers:
+            self.warn("carrier", f"no shipping line named {name!r}; left unchanged")
+        elif carriers[key] is None:
+            self.warn("carrier", f"more than one shipping line is named {name!r}; left unchanged")
+        else:
+            self.values["carrier_id"] = carriers[key]
+
+
+class _BatchWriter:
+    """Upserts one batch: new OTs inserted, known ones updated field by field under the source rules."""
+
+    def __init__(self, context: _FileContext, batch: list[tuple[int, dict[str, Any], str | None]]) -> None:
+        self.context = context
+        self.importer = context.importer
+        self.report = context.report
+        self.batch = batch
+
+    def write(self) -> None:
+        numbers = [parsed["ot_number"] for _, parsed, _ in self.batch]
+        existing = {ot.ot_number: ot for ot in db.session.scalars(select(Ot).where(Ot.ot_number.in_(numbers)))}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        for ot_number, (number, parsed) in unique.items():
+        seen: dict[str, int] = {}
+        for number, parsed, client_name in self.batch:
+            ot_number = parsed["ot_number"]
+            if ot_number in seen:
+                self.context.fail(number, "ot_number", f"{ot_number} also appears in row {seen[ot_number]}")
+                continue
+            seen[ot_number] = number
             found = existing.get(ot_number)
             if found is None:
-                inserts.append({"status": "open", **NEW_OT_DEFAULTS, **parsed, "updated_at": self.stamp})
-            elif found.updated_at == self.stamp:
-                self.result.add_error(number, "ot_number", f"{ot_number} appears more than once in the file")
+                inserts.append(self._new(number, parsed, client_name))
+            elif found.updated_at == self.context.stamp:
+                self.context.fail(number, "ot_number", f"{ot_number} appears more than once in the file")
             else:
-                updates.append({**parsed, "id": found.id, "updated_at": self.stamp})
-        if self.result.error_count:
-            return
+                change = self._change(number, parsed, client_name, found)
+                if change is not None:
+                    updates.append(change)
+        db.session.expunge_all()  # the ORM rows were only read: bulk statements write the changes
+        if self.importer.result.error_count:
+            return  # nothing will be committed: skip the writes, keep validating
         if inserts:
             db.session.execute(insert(Ot), inserts)
         if updates:
             db.session.execute(update(Ot), updates)
-        self.result.created += len(inserts)
-        self.result.updated += len(updates)
-        time.sleep(0)  # under gevent: let other requests and gunicorn's heartbeat run between batches
+        self.report.created += len(inserts)
+        self.report.updated += len(updates)
 
-    def _unique(self, batch: list[tuple[int, dict[str, Any]]]) -> dict[str, tuple[int, dict[str, Any]]]:
-        unique: dict[str, tuple[int, dict[str, Any]]] = {}
-        for number, parsed in batch:
-            first = unique.get(parsed["ot_number"])
-            if first is not None:
-                self.result.add_error(number, "ot_number", f"{parsed['ot_number']} also appears in row {first[0]}")
-            else:
-                unique[parsed["ot_number"]] = (number, parsed)
-        return unique
+    def _new(self, number: int, parsed: dict[str, Any], client_name: str | None) -> dict[str, Any]:
+        values = dict(parsed)
+        client_id = self.importer.client_id(client_name) if client_name else None
+        if client_name is None:
+            self.context.fail(number, "client", "a new OT needs a client")
+        elif client_id is None:
+            self.context.fail(
+                number, "client", f"no client named {client_name!r} (create it, or import with create_clients=1)"
+            )
+        values["client_id"] = client_id
+        return {
+            **NEW_OT_DEFAULTS,
+            **values,
+            "field_sources": {name: "import" for name in values if name in TRACKED_FIELDS},
+            "row_hash": _row_hash({**parsed, "client": client_name}),
+            "updated_at": self.context.stamp,
+        }
+
+    def _change(self, number: int, parsed: dict[str, Any], client_name: str | None, found: Ot) -> dict[str, Any] | None:
+        row_hash = _row_hash({**parsed, "client": client_name})
+        written_now = found.updated_at in self.importer.stamps
+        if row_hash == found.row_hash and not written_now:
+            self.report.unchanged += 1
+            return None
+        sources = dict(found.field_sources or {})
+        changes: dict[str, Any] = {}
+        candidates = dict(parsed)
+        if client_name is not None:
+            candidates["client_id"] = self._client_for(number, client_name, found)
+        for name, value in candidates.items():
+            if name == "ot_number" or value is None or _same(getattr(found, name), value):
+                continue
+            if _is_manual(found, name):
+                self.report.kept_manual += 1
+                continue
+            disputed = name == "operativo" and found.operativo
+            if disputed and not self._decided(number, name, found, found.operativo, value):
+                continue
+            changes[name] = value
+            sources[name] = "import"
+        stamp = self.context.stamp
+        return {"id": found.id, **changes, "field_sources": sources, "row_hash": row_hash, "updated_at": stamp}
+
+    def _client_for(self, number: int, client_name: str, found: Ot) -> int | None:
+        """The client the row should get: the record's when they agree or ``keep`` was chosen, else the new one.
+
+        ``None`` leaves the record's client (a conflict waiting for its decision, or a manual value).
+        """
+        client_id = self.importer.client_id(client_name)
+        if client_id == found.client_id:
+            return None
+        if _is_manual(found, "client_id"):
+            return client_id  # the generic loop counts it as kept
+        if not self._decided(number, "client", found, found.client.name, client_name):
+            if self.importer.options.decisions.get(f"{found.ot_number}/client") == "keep":
+                self.importer.resolutions[team_sheet.normalise(client_name)] = found.client_id
+            return None
+        if client_id is None:
+            client_id = self.importer.create_client(client_name)
+        return client_id
+
+    def _decided(self, number: int, field_name: str, found: Ot, current: str | None, new: str | None) -> bool:
+        """True to apply the new value: decided ``new``. False when decided ``keep`` or not decided yet."""
+        conflict_id = f"{found.ot_number}/{field_name}"
+        decision = self.importer.options.decisions.get(conflict_id)
+        if decision is not None:
+            return decision == "new"
+        self.importer.result.add_conflict(
+            Conflict(
+                conflict_id,
+                found.ot_number,
+                field_name,
+                current,
+                new,
+                self.context.source.filename,
+                self.context.sheet.name,
+                number,
+            )
+        )
+        return False
+
+
+def _same(current: Any, new: Any) -> bool:
+    """Equal values, with text compared as people read it (``ANA MARTINEZ`` is ``Ana Martínez``)."""
+    if isinstance(current, str) and isinstance(new, str):
+        return team_sheet.normalise(current) == team_sheet.normalise(new)
+    return current == new
+
+
+def _is_manual(found: Ot, name: str) -> bool:
+    """A person set this field by hand: an import never overwrites it."""
+    source = (found.field_sources or {}).get(name, "import")
+    return FIELD_SOURCE_RANK.get(source, 1) > FIELD_SOURCE_RANK["import"]
+
+
+def _row_hash(values: Mapping[str, Any]) -> str:
+    """What the row said, as a digest: the same row imported again changes nothing."""
+    text = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_blank(values: Row) -> bool:
     return all(value is None or (isinstance(value, str) and not value.strip()) for value in values)
 
 
-def _key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def _text(value: Any) -> str:
-    """A cell as trimmed text: Excel hands numbers as floats (``12345.0`` -> ``"12345"``)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if ISO_DATE.fullmatch(text):
-            return dt.date.fromisoformat(text)
-        if DAY_FIRST_DATE.fullmatch(text):
-            return dt.datetime.strptime(text, "%d/%m/%Y").date()
-    raise ValueError(value)
+def parse_decisions(raw: str | None) -> dict[str, str]:
+    """``{"25OT1327/client": "keep", ...}`` from the ``decisions`` field; 400 naming what is wrong."""
+    if not raw:
+        return {}
+    try:
+        decisions = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "decisions must be a JSON object", "invalid_parameter", parameter="decisions") from None
+    if not isinstance(decisions, dict) or not all(
+        isinstance(key, str) and value in DECISIONS for key, value in decisions.items()
+    ):
+        raise ApiError(
+            400,
+            'decisions must map conflict ids to "keep" or "new", e.g. {"25OT1327/client": "keep"}',
+            "invalid_parameter",
+            parameter="decisions",
+        )
+    return decisions

@@ -14,7 +14,9 @@ CSV: the stdlib reader over the file (UTF-8, BOM tolerated), delimiter taken fro
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from app.imports.zipguard import UnsafeArchive, check_archive
 from app.uploads.sniffing import CSV, XLSX
 
 Row = Sequence[Any]
+# Given the workbook's (sheet name, declared row count) list: the name to read, and a warning or None.
+SheetChooser = Callable[[Sequence[tuple[str, int]]], tuple[str, str | None]]
 CSV_DELIMITERS = (",", ";", "\t")
 HEADER_SAMPLE = 64 * 1024
 
@@ -33,16 +37,42 @@ class SpreadsheetError(ValueError):
     """The file cannot be read as a spreadsheet; the message says why (shown to the user)."""
 
 
-def read_rows(path: str | Path, content_type: str) -> Iterator[tuple[int, Row]]:
-    """``(row number, values)`` for every row, numbered as the user sees them (1 = first row)."""
-    if content_type == XLSX:
-        return xlsx_rows(path)
+@dataclass
+class Sheet:
+    """The sheet being read: its name (``None`` for CSV), why it was chosen if that was not obvious, its rows."""
+
+    name: str | None
+    warning: str | None
+    rows: Iterator[tuple[int, Row]]
+
+
+def first_sheet(sheets: Sequence[tuple[str, int]]) -> tuple[str, str | None]:
+    """The default chooser: a workbook with one sheet is read; with several, the caller must say which."""
+    if len(sheets) == 1:
+        return sheets[0][0], None
+    raise SpreadsheetError(f"the workbook has {len(sheets)} sheets ({', '.join(n for n, _ in sheets)}); choose one")
+
+
+@contextmanager
+def open_sheet(path: str | Path, content_type: str, choose: SheetChooser = first_sheet) -> Iterator[Sheet]:
+    """The chosen sheet of an XLSX file, or the rows of a CSV file; rows are numbered as the user sees them."""
     if content_type == CSV:
-        return csv_rows(path)
-    raise SpreadsheetError(f"cannot import {content_type}; send an .xlsx or .csv file")
+        yield Sheet(None, None, csv_rows(path))
+    elif content_type == XLSX:
+        with _xlsx_workbook(path) as workbook:
+            yield _choose(workbook, choose)
+    else:
+        raise SpreadsheetError(f"cannot import {content_type}; send an .xlsx or .csv file")
 
 
 def xlsx_rows(path: str | Path) -> Iterator[tuple[int, Row]]:
+    """Every row of a one-sheet workbook (what the guards are tested through)."""
+    with open_sheet(path, XLSX) as sheet:
+        yield from sheet.rows
+
+
+@contextmanager
+def _xlsx_workbook(path: str | Path) -> Iterator[Any]:
     if not openpyxl.DEFUSEDXML:
         raise RuntimeError("defusedxml must be installed (and OPENPYXL_DEFUSEDXML not False) to read XLSX")
     try:
@@ -55,16 +85,25 @@ def xlsx_rows(path: str | Path) -> Iterator[tuple[int, Row]]:
         except Exception as exc:  # any failure to open is the file's fault: report it, do not crash
             raise SpreadsheetError(f"not a readable XLSX workbook ({_reason(exc)})") from None
         try:
-            yield from _sheet_rows(workbook)
+            yield workbook
         finally:
             workbook.close()
 
 
-def _sheet_rows(workbook: Any) -> Iterator[tuple[int, Row]]:
+def _choose(workbook: Any, choose: SheetChooser) -> Sheet:
     if not workbook.worksheets:
         raise SpreadsheetError("the workbook has no worksheet")
-    sheet = workbook.worksheets[0]
+    sizes = [(sheet.title, sheet.max_row or 0) for sheet in workbook.worksheets]  # as declared: cheap, a hint
+    try:
+        name, warning = choose(sizes)
+    except LookupError as exc:
+        raise SpreadsheetError(str(exc)) from None
+    sheet = workbook[name]
     sheet.reset_dimensions()
+    return Sheet(name, warning, _sheet_rows(sheet))
+
+
+def _sheet_rows(sheet: Any) -> Iterator[tuple[int, Row]]:
     rows = enumerate(sheet.iter_rows(values_only=True), start=1)
     while True:
         try:
@@ -97,5 +136,5 @@ def csv_rows(path: str | Path) -> Iterator[tuple[int, Row]]:
 
 
 def _delimiter(header: str) -> str:
-    """The most frequent of comma, semicolon and tab in the header line (Excel in es-CO writes ';')."""
+    """The most frequent of comma, semicolon and tab in the header line (Excel in Spanish writes ';')."""
     return max(CSV_DELIMITERS, key=header.count)

@@ -36,7 +36,7 @@ FILE_FIELD = "file"
 # Part headers, boundaries and small form fields around the file: the body may exceed the file's
 # limit by this much, and the decoder's buffer never holds more than a chunk plus this.
 MULTIPART_OVERHEAD = 64 * 1024
-MAX_FIELD_BYTES = 1024
+MAX_FIELD_BYTES = 64 * 1024  # a field such as an import's conflict decisions (JSON)
 MAX_PARTS = 16
 DEFAULT_FILENAME = "upload"
 
@@ -70,6 +70,20 @@ class Received:
 
 def open_upload(request: Request, limit: int, chunk_size: int) -> Upload:
     """Start reading the upload in ``request``; nothing beyond the file part's headers is read yet."""
+    uploads = open_uploads(request, limit, chunk_size)
+    first = next(uploads, None)
+    if first is None:
+        raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
+    return Upload(first.filename, _only_file(first, uploads), first.fields)
+
+
+def open_uploads(request: Request, limit: int, chunk_size: int) -> Iterator[Upload]:
+    """Every ``file`` part of ``request`` in turn (a raw body is one file), each read as it is consumed.
+
+    One part is read at a time: take the next upload only after consuming the previous one's chunks
+    (what is left of a part is skipped). ``limit`` bounds each file and, with the multipart overhead,
+    the whole body. The uploads share one ``fields`` dict, complete once the body is read.
+    """
     request.max_content_length = limit + MULTIPART_OVERHEAD
     _stop_reading_body_after_error(request)
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
@@ -82,9 +96,15 @@ def open_upload(request: Request, limit: int, chunk_size: int) -> Upload:
         boundary = options.get("boundary", "")
         if not boundary:
             raise ApiError(400, "multipart body without a boundary", "malformed_upload")
-        return _multipart_upload(read, boundary.encode("latin-1"), chunk_size)
+        return _multipart_uploads(read, boundary.encode("latin-1"), chunk_size)
     name = request.args.get("filename") or unquote(request.headers.get("X-Filename", ""))
-    return Upload(display_name(name), _raw_chunks(read))
+    return iter([Upload(display_name(name), _raw_chunks(read))])
+
+
+def _only_file(first: Upload, rest: Iterator[Upload]) -> Iterator[bytes]:
+    yield from first.chunks
+    if next(rest, None) is not None:
+        raise ApiError(400, "only one file per upload", "malformed_upload")
 
 
 def upload_limit() -> int:
@@ -95,6 +115,11 @@ def upload_limit() -> int:
 def open_request_upload() -> Upload:
     """The current request's body as an :class:`Upload`, with the app's limit and chunk size."""
     return open_upload(request, upload_limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
+
+
+def open_request_uploads() -> Iterator[Upload]:
+    """Every file of the current request (several ``file`` parts), with the app's limit and chunk size."""
+    return open_uploads(request, upload_limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
 
 
 def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed: frozenset[str]) -> Received:
@@ -163,12 +188,24 @@ def _raw_chunks(read: Callable[[], bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _multipart_upload(read: Callable[[], bytes], boundary: bytes, chunk_size: int) -> Upload:
+def _multipart_uploads(read: Callable[[], bytes], boundary: bytes, chunk_size: int) -> Iterator[Upload]:
     decoder = MultipartDecoder(boundary, max_form_memory_size=chunk_size + MULTIPART_OVERHEAD, max_parts=MAX_PARTS)
     events = _events(decoder, read)
     fields: dict[str, str] = {}
-    filename = _skip_to_file(events, fields)
-    return Upload(display_name(filename), _file_chunks(events, fields), fields)
+    found = False
+    for event in events:
+        if isinstance(event, Field):
+            fields[event.name] = _field_value(events)
+        elif isinstance(event, File):
+            if event.name != FILE_FIELD:
+                raise ApiError(400, f"unexpected file field {event.name!r}; send files as 'file'", "malformed_upload")
+            found = True
+            upload = Upload(display_name(event.filename), _part_chunks(events), fields)
+            yield upload
+            for _ in upload.chunks:  # the consumer stopped early: skip the rest of this part
+                pass
+    if not found:
+        raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
 
 
 def _events(decoder: MultipartDecoder, read: Callable[[], bytes]) -> Iterator[object]:
@@ -190,32 +227,15 @@ def _events(decoder: MultipartDecoder, read: Callable[[], bytes]) -> Iterator[ob
         raise ApiError(400, "malformed or truncated multipart body", "malformed_upload") from None
 
 
-def _skip_to_file(events: Iterator[object], fields: dict[str, str]) -> str:
-    """Read the parts before the file (small fields are kept); return the file part's name."""
-    for event in events:
-        if isinstance(event, File) and event.name == FILE_FIELD:
-            return event.filename
-        if isinstance(event, Field):
-            fields[event.name] = _field_value(events)
-        elif isinstance(event, File):
-            raise ApiError(400, f"unexpected file field {event.name!r}; send the file as 'file'", "malformed_upload")
-    raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
-
-
-def _file_chunks(events: Iterator[object], fields: dict[str, str]) -> Iterator[bytes]:
-    """The file part's bytes, then the rest of the body (fields after the file, epilogue)."""
+def _part_chunks(events: Iterator[object]) -> Iterator[bytes]:
+    """One file part's bytes, up to the end of that part."""
     for event in events:
         if not isinstance(event, Data):
-            break
+            return
         if event.data:
             yield event.data
         if not event.more_data:
-            break
-    for event in events:
-        if isinstance(event, Field):
-            fields[event.name] = _field_value(events)
-        elif isinstance(event, File):
-            raise ApiError(400, "only one file per upload", "malformed_upload")
+            return
 
 
 def _field_value(events: Iterator[object]) -> str:
