@@ -11,13 +11,16 @@ import datetime as dt
 import io
 import os
 import shutil
+import socket
 import subprocess
+import time
 import unicodedata
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -25,6 +28,7 @@ from app.models import Client, Invoice, Ot, Provider, StoredFile
 from app.uploads.bundles import MISSING_ENTRY, ZIP_CHUNK_SIZE, zip_slots
 from app.uploads.storage import EXTENSION_KEY, S3_PART_SIZE, get_storage
 from app.uploads.zip_names import MAX_COMPONENT_BYTES, UniqueNames, clean_component, invoice_entry
+from tests.helpers.servers import run_gunicorn
 from tests.test_uploads_s3 import s3_app, s3_endpoint  # noqa: F401  (fixtures: moto's server, an S3-backed app)
 
 ZIP = "/api/invoices/documents.zip"
@@ -636,3 +640,35 @@ def test_s3_documents_stream_into_the_zip_and_a_missing_key_is_listed(s3_app, cl
     preview = client.get(f"/api/uploads/{document_id}/preview", headers={**auth, "Range": "bytes=10-19"})
     assert preview.status_code == 206 and preview.data == docs[first][10:20]
     assert preview.headers["Content-Disposition"].startswith("inline;")
+
+
+# ---------------------------------------------------------------- real gunicorn
+
+
+@pytest.mark.gunicorn
+def test_gunicorn_streams_the_zip_and_a_client_that_leaves_frees_the_slot(app, client, auth, server_env, tmp_path):
+    docs = documented(app, client, auth, 20, size=2 * 1024 * 1024)  # 40 MB: more than a small-buffered socket holds
+    env = {**server_env, "GUNICORN_WORKERS": "1", "DOCUMENTS_ZIP_MAX_CONCURRENT": "1"}
+    with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        url = server.url(ZIP)
+        whole = requests.get(url, headers=auth, timeout=60)
+        assert whole.status_code == 200 and whole.headers["Transfer-Encoding"] == "chunked"
+        assert sorted(read_zip(whole.content).values()) == sorted(docs.values())
+
+        leaving = socket.socket()
+        leaving.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # no autotuning to tens of MB
+        leaving.connect(("127.0.0.1", server.port))
+        leaving.sendall(f"GET {ZIP} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth['Authorization']}\r\n\r\n".encode())
+        assert leaving.recv(64 * 1024).startswith(b"HTTP/1.1 200")
+        busy = requests.get(url, headers=auth, timeout=10)
+        assert busy.status_code == 429, "the one slot is held while the first download is open"
+        leaving.close()  # the client goes away mid-download
+        statuses = []
+        for _ in range(100):  # the worker notices on its next failed write; poll, no timing asserted
+            response = requests.get(url, headers=auth, timeout=60)
+            statuses.append(response.status_code)
+            if response.status_code != 429:
+                break
+            time.sleep(0.1)
+        assert statuses[-1] == 200, f"the slot never came back: {statuses}"
+        assert sorted(read_zip(response.content).values()) == sorted(docs.values())
