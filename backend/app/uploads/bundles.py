@@ -394,8 +394,8 @@ def selected_invoices(payload: object, max_files: int) -> tuple[list[Condition],
     Ids that do not exist are a 404 naming them (a typo must not shrink the archive silently); the
     number of ids is bounded like the archive itself.
     """
-    ids = payload.get("ids") if isinstance(payload, dict) else None
-    if not isinstance(ids, list) or not ids or set(payload) != {"ids"}:
+    ids = payload["ids"] if isinstance(payload, dict) and set(payload) == {"ids"} else None
+    if not isinstance(ids, list) or not ids:
         raise ApiError(400, 'expected a JSON body {"ids": [<invoice id>, ...]} with at least one id', "invalid_body")
     if not all(type(value) is int and 1 <= value <= 2**62 for value in ids):
         raise ApiError(400, "ids: every id must be a positive integer", "invalid_body")
