@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
+.PHONY: run test test-fast lint bench bench-exports bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -47,7 +47,7 @@ test-fast:
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-uploads bench-monitoring bench-load
+BENCHES := bench-exports bench-uploads bench-documents bench-monitoring bench-load
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -64,6 +64,11 @@ bench-monitoring: $(VENV)/.dev
 BENCH_UPLOADS_ARGS ?=
 bench-uploads: $(VENV)/.dev
 	$(BIN)/python bench/uploads.py $(BENCH_UPLOADS_ARGS)
+
+# A ~1 GB documents ZIP (200 invoices x 5 MB) through a one-worker gunicorn vs cat/sha256sum of the same files.
+BENCH_DOCUMENTS_ARGS ?=
+bench-documents: $(VENV)/.dev
+	$(BIN)/python bench/documents.py $(BENCH_DOCUMENTS_ARGS)
 
 bench-load: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_LOAD_ARGS)

@@ -26,7 +26,7 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "uploads", "monitoring", "load")
+ORDER = ("exports", "uploads", "documents", "monitoring", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -46,6 +46,7 @@ BENCH_COMMANDS = (
     ("make bench", "all of the below, then this report"),
     ("make bench-exports", "bench/exports.py -> bench/results/exports.md"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
+    ("make bench-documents", "bench/documents.py -> bench/results/documents.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
     ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
     ("make bench-report", "rebuild this file from bench/results/*.md without re-running anything"),
