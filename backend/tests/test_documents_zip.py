@@ -49,7 +49,7 @@ def make_invoice(app, number: str, provider: str = "Maersk", client: str | None 
     with app.app_context():
         provider_row = db.session.scalars(select(Provider).where(Provider.name == provider)).first()
         if provider_row is None:
-            provider_row = Provider(name=provider, nit="0614-010101-101-1", type="carrier")
+            provider_row = Provider(name=provider, nit="0614-010101-101-1", type="naviera")
             db.session.add(provider_row)
         ot_row = None
         if ot is not None:
@@ -65,7 +65,7 @@ def make_invoice(app, number: str, provider: str = "Maersk", client: str | None 
             invoice_number=number,
             provider=provider_row,
             ot=ot_row,
-            cost_type="other",
+            cost_type="OTRO",
             amount=Decimal("10.00"),
             issue_date=dt.date(2026, 11, 1),
         )
@@ -315,7 +315,7 @@ def list_ids(client, auth, query: str) -> list[int]:
 
 @pytest.mark.parametrize(
     "query",
-    ["billing_status=pending", "q=Maersk", "ot_number=OT-0000003", "issue_date_from=2026-03-01&amount_min=1000"],
+    ["billing_status=pending", "q=Maersk", "q=OT0003", "issue_date_from=2026-03-01&amount_min=1000"],
 )
 def test_filters_select_the_same_invoices_as_the_list(client, auth, seeded, query):
     with seeded.app_context():
