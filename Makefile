@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
+.PHONY: run test lint bench bench-exports bench-search bench-monitoring bench-uploads bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -42,7 +42,7 @@ test: lint
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-uploads bench-monitoring bench-load
+BENCHES := bench-exports bench-search bench-uploads bench-monitoring bench-load
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -68,6 +68,12 @@ bench-load: $(VENV)/.dev
 BENCH_EXPORTS_ARGS ?=
 bench-exports: $(VENV)/.dev
 	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
+
+# List filters and q= through gunicorn at 100k and 1M invoices (schemas bench_search_<n>, seeded once: ~4 min at 1M).
+# Smaller run: make bench-search BENCH_SEARCH_ARGS="--sizes 100000"
+BENCH_SEARCH_ARGS ?=
+bench-search: $(VENV)/.dev
+	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
 
 bench-report: $(VENV)/.dev
 	$(BIN)/python bench/report.py

@@ -20,7 +20,7 @@ import psutil
 from common import RESULTS_DIR, ROOT
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "uploads", "monitoring", "load")
+ORDER = ("exports", "search", "uploads", "monitoring", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -39,6 +39,7 @@ PACKAGES = (
 BENCH_COMMANDS = (
     ("make bench", "all of the below, then this report"),
     ("make bench-exports", "bench/exports.py -> bench/results/exports.md"),
+    ("make bench-search", "bench/search.py -> bench/results/search.md (list filters and q= at 100k and 1M invoices)"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
     ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
