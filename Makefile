@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast lint bench bench-exports bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
+.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -47,7 +47,7 @@ test-fast:
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-uploads bench-documents bench-monitoring bench-load
+.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -79,8 +79,7 @@ BENCH_EXPORTS_ARGS ?=
 bench-exports: $(VENV)/.dev
 	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
 
-# Rebuild bench/RESULTS.md and the documents' <!-- bench:... --> blocks from bench/results/*.md, keeping
-# RESULTS.md's Machine section (the machine, commit and date that produced the results).
+.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
 bench-report: $(VENV)/.dev
 	$(BIN)/python bench/report.py --keep-machine
 

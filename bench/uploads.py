@@ -241,40 +241,15 @@ def hashlib_speed(path: Path) -> float:
 # ------------------------------------------------------------------ import
 
 
-def write_ots_xlsx(path: Path, rows: int, url: str) -> None:
-    """``rows`` OTs for the seeded clients/carriers, written with shared strings like Excel does."""
-    import datetime as dt
+def write_team_workbook(work: Path, rows: int, url: str) -> Path:
+    """``rows`` OTs in the team's layout (``flask import sample``: title rows, their column names and
+    date forms, containers with separators), for the seeded clients."""
+    from app import create_app
+    from app.imports.sample_workbook import write_sample_workbook
 
-    import xlsxwriter
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        clients = [row[0] for row in conn.execute(text("SELECT name FROM clients ORDER BY id"))]
-        carriers = [row[0] for row in conn.execute(text("SELECT name FROM providers WHERE type = 'carrier'"))]
-    engine.dispose()
-    workbook = xlsxwriter.Workbook(str(path))
-    sheet = workbook.add_worksheet("OTs")
-    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
-    header = ["ot_number", "client", "carrier", "master_bl", "containers", "vessel", "eta", "status"]
-    sheet.write_row(0, 0, header)
-    statuses = ("open", "in_transit", "arrived", "closed")
-    for n in range(1, rows + 1):
-        sheet.write_row(
-            n,
-            0,
-            [
-                f"OT-BENCH-{n:07d}",
-                clients[n % len(clients)],
-                carriers[n % len(carriers)],
-                f"MAEU{100_000_000 + n}",
-                f"MSCU{n % 10_000_000:07d}, TGHU{(n * 7) % 10_000_000:07d}",
-                "MSC Gülsün",
-            ],
-        )
-        sheet.write_datetime(n, 6, dt.datetime(2026, 1, 1) + dt.timedelta(days=n % 365), date_format)
-        sheet.write_string(n, 7, statuses[n % len(statuses)])
-    workbook.close()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        return write_sample_workbook(work, "Bench Operativo", rows, seed=7)
 
 
 def import_through_server(work: Path, url: str, token: str, path: Path, rows: int) -> tuple[float, float, dict]:
@@ -475,15 +450,14 @@ def run_all(work: Path, sizes: list[int], repeat: int, import_rows: int) -> str:
 def run_import(work: Path, rows: int) -> str:
     url = f"sqlite:///{work / 'import.db'}"
     token = prepare_database(url)
-    xlsx = work / "ots.xlsx"
-    write_ots_xlsx(xlsx, rows, url)
+    xlsx = write_team_workbook(work, rows, url)
     size_mb = xlsx.stat().st_size / MB
     print(f"  import file: {rows} rows, {size_mb:.1f} MB")
     seconds, growth, _ = import_through_server(work, url, token, xlsx, rows)
     print(f"  import via server: {rows / seconds:.0f} rows/s, +{growth:.1f} MB")
     table = [
         [
-            "ours: POST /api/ots/import (upload + read_only parse + validate + insert, SQLite)",
+            "ours: POST /api/ots/import (upload + read_only parse + team rules + insert, SQLite)",
             f"{seconds:.1f}",
             f"{rows / seconds:,.0f}",
             f"{growth:.1f}",
@@ -494,7 +468,8 @@ def run_import(work: Path, rows: int) -> str:
         child_seconds, child_growth, count = measure_child(kind, xlsx)
         print(f"  {kind}: {count / child_seconds:.0f} rows/s, +{child_growth:.1f} MB")
         table.append([label, f"{child_seconds:.1f}", f"{count / child_seconds:,.0f}", f"{child_growth:.1f}", "-"])
-    return f"File: {size_mb:.1f} MB, written by XlsxWriter with shared strings (as Excel does).\n\n" + markdown_table(
+    about = "a team workbook (`flask import sample`: title rows, the team's headers and date forms), openpyxl"
+    return f"File: {size_mb:.1f} MB, {about}.\n\n" + markdown_table(
         ["method", "s", "rows/s", "peak RSS growth MB", f"<= {IMPORT_GROWTH_TARGET_MB} MB"], table
     )
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, or_
+from sqlalchemy import ColumnElement, Select, String, cast, or_, select
 from werkzeug.datastructures import MultiDict
 
 from app.catalogs import cost_type_codes
 from app.errors import BadParameter
+from app.extensions import db
 from app.models import (
     ASSIGNMENT_METHODS,
     BILLING_STATUSES,
@@ -130,28 +131,60 @@ def _date_range(name: str, column: Any, timestamp: bool = False) -> list[Param]:
     ]
 
 
+RELATED_IDS_MAX = 1000
+
+
+def _related(column: Any, ids: Select[Any]) -> Condition | None:
+    """``column IN <ids of the related rows>``, with the ids looked up first when there are few of them.
+
+    The search's OR is only fast on PostgreSQL when the planner can tell how many invoices match it:
+    a rare term is then answered by ORing bitmap index scans (trigram and ``(column, id)`` indexes),
+    a common one by reading the id index backwards until a page is full. An IN-subquery (or EXISTS)
+    hides that count until execution and the planner guessed "common", reading all 1M rows for a
+    term that matches none. So the related table (a few hundred providers, OTs matching by trigram)
+    is searched first and its ids go into the statement as constants. Above ``RELATED_IDS_MAX`` ids
+    the term is common anyway and the subquery is kept (hashed, checked per row of the backward scan).
+    None: no related row matches, the arm can be left out.
+    """
+    found = db.session.scalars(ids.limit(RELATED_IDS_MAX + 1)).all()
+    if len(found) > RELATED_IDS_MAX:
+        return column.in_(ids)
+    return column.in_(found) if found else None
+
+
 def _invoice_text(raw: str) -> Condition:
+    """Substring search over the invoice's own text columns, its provider's name and its OT's number and MBL.
+
+    Each arm is one ILIKE on one column (pg_trgm indexes them all on PostgreSQL) or an id list
+    from the related tables (see :func:`_related`).
+    """
     pattern = _like(raw)
-    return or_(
+    ot_ids = select(Ot.id).where(
+        or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))
+    )
+    arms = [
         Invoice.invoice_number.ilike(pattern, escape="\\"),
         Invoice.provider_nit.ilike(pattern, escape="\\"),
         Invoice.notes.ilike(pattern, escape="\\"),
-        Invoice.provider.has(Provider.name.ilike(pattern, escape="\\")),
-        Invoice.ot.has(or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))),
-    )
+        _related(Invoice.provider_id, select(Provider.id).where(Provider.name.ilike(pattern, escape="\\"))),
+        _related(Invoice.ot_id, ot_ids),
+    ]
+    return or_(*(arm for arm in arms if arm is not None))
 
 
 def _ot_text(raw: str) -> Condition:
+    """Substring search over the OT's number, MBL, vessel, containers and its client's name (see :func:`_related`)."""
     pattern = _like(raw)
-    return or_(
+    arms = [
         Ot.ot_number.ilike(pattern, escape="\\"),
         Ot.master_bl.ilike(pattern, escape="\\"),
         Ot.vessel.ilike(pattern, escape="\\"),
         cast(Ot.containers, String).ilike(pattern, escape="\\"),
         cast(Ot.house_bls, String).ilike(pattern, escape="\\"),
         Ot.operativo.ilike(pattern, escape="\\"),
-        Ot.client.has(Client.name.ilike(pattern, escape="\\")),
-    )
+        _related(Ot.client_id, select(Client.id).where(Client.name.ilike(pattern, escape="\\"))),
+    ]
+    return or_(*(arm for arm in arms if arm is not None))
 
 
 INVOICE_PARAMS: tuple[Param, ...] = (

@@ -7,7 +7,9 @@ filters and imports accept; the ``*_LABELS`` maps give the Spanish label exports
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
@@ -90,6 +93,57 @@ ASSIGNMENT_METHODS = tuple(ASSIGNMENT_METHOD_LABELS)
 # Where an OT field's value came from; a higher rank is never overwritten by a lower one.
 FIELD_SOURCE_RANK = {"import": 1, "manual": 3}
 TOKEN_ROLES = ("admin", "user")
+# Invoice columns the list filters by equality; each gets a (column, id) index (see Invoice.__table_args__).
+INVOICE_EQUALITY_FILTERS = (
+    "provider_nit",
+    "cost_type",
+    "provision_status",
+    "billing_status",
+    "payment_status",
+    "assignment_method",
+    "needs_review",
+)
+
+
+# Indexes that exist only on PostgreSQL (pg_trgm GIN). They are declared here, beside the columns they serve, so that
+# autogenerate on PostgreSQL compares them; on SQLite, which has no GIN, the migration skips them and
+# :func:`autogenerate_filter` hides them from the comparison (``ddl_if`` keeps ``create_all`` from trying).
+POSTGRESQL_ONLY = "postgresql_only"
+
+
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index on ``column``: lets ``ILIKE '%text%'`` use an index instead of reading every row."""
+    index = Index(
+        name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}, info={POSTGRESQL_ONLY: True}
+    )
+    return index.ddl_if(dialect="postgresql")
+
+
+def json_text_trigram_index(name: str, column: Any) -> Index:
+    """A pg_trgm GIN index on a JSON list column read as text (the searches match it that way)."""
+    label = f"{column.name}_text"
+    return Index(
+        name,
+        cast(column, String).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+        info={POSTGRESQL_ONLY: True},
+    ).ddl_if(dialect="postgresql")
+
+
+def autogenerate_filter(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` hook for a database of kind ``dialect_name`` (env.py and the schema test).
+
+    Off PostgreSQL the PostgreSQL-only indexes are left out of the comparison: SQLite cannot have
+    them, so without this autogenerate there would always propose creating them.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "index" and not reflected and obj.info.get(POSTGRESQL_ONLY):
+            return dialect_name == "postgresql"
+        return True
+
+    return include
 
 
 def utcnow() -> dt.datetime:
@@ -105,6 +159,8 @@ class Client(db.Model):
     nit: Mapped[str | None] = mapped_column(String(32))
     nrc: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (trigram_index("ix_clients_name_trgm", "name"),)
 
 
 class ClientResolution(db.Model):
@@ -131,6 +187,8 @@ class Provider(db.Model):
     nrc: Mapped[str | None] = mapped_column(String(32))
     credit_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (trigram_index("ix_providers_name_trgm", "name"),)
 
 
 class CostCategory(db.Model):
@@ -218,6 +276,18 @@ class Ot(db.Model):
     client: Mapped[Client] = relationship()
     carrier: Mapped[Provider | None] = relationship()
 
+    # The searches (invoices' and OTs' q=) match these by substring (the JSON lists as text: below the class).
+    __table_args__ = (
+        trigram_index("ix_ots_ot_number_trgm", "ot_number"),
+        trigram_index("ix_ots_master_bl_trgm", "master_bl"),
+        trigram_index("ix_ots_vessel_trgm", "vessel"),
+        trigram_index("ix_ots_operativo_trgm", "operativo"),
+    )
+
+
+json_text_trigram_index("ix_ots_containers_trgm", Ot.__table__.c.containers)
+json_text_trigram_index("ix_ots_house_bls_trgm", Ot.__table__.c.house_bls)
+
 
 class ImportedFile(db.Model):
     """A workbook already imported, by sha256: the same file sent again is recognised and skipped."""
@@ -258,8 +328,8 @@ class Invoice(db.Model):
     ot_id: Mapped[int | None] = mapped_column(ForeignKey("ots.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     provider_nit: Mapped[str | None] = mapped_column(String(32))
-    cost_type: Mapped[str] = mapped_column(ForeignKey("cost_types.code"), index=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    cost_type: Mapped[str] = mapped_column(ForeignKey("cost_types.code"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), index=True)
     # What is owed after disputes and credit notes; equal to ``amount`` until one of those exists.
     applicable_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     amount_paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
@@ -269,15 +339,15 @@ class Invoice(db.Model):
     detected_references: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     issue_date: Mapped[dt.date] = mapped_column(Date, index=True)
     due_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
-    provision_date: Mapped[dt.date | None] = mapped_column(Date)
-    billing_date: Mapped[dt.date | None] = mapped_column(Date)
-    provision_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    billing_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    payment_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending", index=True)
+    provision_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    billing_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    provision_status: Mapped[str] = mapped_column(String(20), default="pending")
+    billing_status: Mapped[str] = mapped_column(String(20), default="pending")
+    payment_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
     payment_date: Mapped[dt.date | None] = mapped_column(Date)
     assignment_method: Mapped[str] = mapped_column(String(20), default="unassigned")
     match_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"), index=True)
@@ -289,6 +359,11 @@ class Invoice(db.Model):
     __table_args__ = (
         Index("ix_invoices_provider_issue", "provider_id", "issue_date"),
         UniqueConstraint("provider_id", "invoice_number", name="uq_invoices_provider_number"),
+        # Equality filters of the list, each with the page order: (column, id) is read backwards from the
+        # newest matching id, so a page costs ~limit index entries whatever the filter matches.
+        *(Index(f"ix_invoices_{name}_id", name, "id") for name in INVOICE_EQUALITY_FILTERS),
+        # Free-text search (q=): substring ILIKE on these columns, answered by pg_trgm on PostgreSQL.
+        *(trigram_index(f"ix_invoices_{name}_trgm", name) for name in ("invoice_number", "provider_nit", "notes")),
     )
 
 

@@ -12,12 +12,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select
+from sqlalchemy import Select, select, union_all
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
 
 from app.errors import BadParameter
 from app.extensions import db
 
 CURSOR_VERSION = "v1"
+
+
+def _arms(condition: Any) -> tuple[Any, ...]:
+    """The arms of an ``OR`` of at least two conditions, else ``()``."""
+    if isinstance(condition, BooleanClauseList) and condition.operator is operators.or_ and len(condition.clauses) > 1:
+        return tuple(condition.clauses)
+    return ()
 
 
 def encode_cursor(last_id: int) -> str:
@@ -50,11 +59,39 @@ def page_limit(raw: str | None) -> int:
     return limit
 
 
-def paginate(stmt: Select[Any], id_column: Any, cursor: str | None, limit: int) -> tuple[Sequence[Any], str | None]:
-    """Run ``stmt`` for one page after ``cursor``; return the rows and the next cursor (None at the end)."""
-    if cursor:
-        stmt = stmt.where(id_column < decode_cursor(cursor))
-    rows = db.session.execute(stmt.order_by(id_column.desc()).limit(limit + 1)).scalars().all()
+def paginate(
+    stmt: Select[Any], id_column: Any, cursor: str | None, limit: int, conditions: Sequence[Any] = ()
+) -> tuple[Sequence[Any], str | None]:
+    """Run ``stmt`` filtered by ``conditions`` for one page after ``cursor``; return the rows and the next cursor.
+
+    A condition that is an OR of several arms (the free-text search) becomes "the newest ids of each
+    arm": one ``ORDER BY id DESC LIMIT n`` per arm, merged. The page is the same rows the OR gives,
+    but each arm is planned on its own, so PostgreSQL reads a rare term from its index and walks the
+    id index only for a common one; planned as one OR it can walk the whole table for a rare term
+    whose matches are fewer than a page.
+    """
+    bounds = [id_column < decode_cursor(cursor)] if cursor else []
+    wanted = limit + 1
+    searched = [condition for condition in conditions if _arms(condition)]
+    if len(searched) == 1:
+        others = [condition for condition in conditions if condition is not searched[0]]
+        newest = union_all(
+            *(
+                select(sub.c.id)
+                for sub in (
+                    select(id_column.label("id"))
+                    .where(*others, *bounds, arm)
+                    .order_by(id_column.desc())
+                    .limit(wanted)
+                    .subquery()
+                    for arm in _arms(searched[0])
+                )
+            )
+        ).subquery()
+        stmt = stmt.where(id_column.in_(select(newest.c.id)))
+    else:
+        stmt = stmt.where(*conditions, *bounds)
+    rows = db.session.execute(stmt.order_by(id_column.desc()).limit(wanted)).scalars().all()
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -4,6 +4,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.models import autogenerate_filter
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -92,6 +94,9 @@ def run_migrations_online():
             # referenced table (ots, invoices) fails. SQLite only changes this pragma outside a transaction.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+        # PostgreSQL-only indexes (pg_trgm) are not a difference on SQLite: see app.models.autogenerate_filter.
+        if conf_args.get("include_object") is None:
+            conf_args["include_object"] = autogenerate_filter(connection.dialect.name)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

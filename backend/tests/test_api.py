@@ -124,6 +124,37 @@ def test_invoice_free_text(client, auth, all_invoices):
     assert {i["id"] for i in all_invoices if i["provider_name"] == provider} <= set(ids(found))
 
 
+def _text_match(term, invoice, ots_by_id):
+    """What ``q=`` means, in Python: a case-insensitive substring of any searched field."""
+    ot = ots_by_id.get(invoice["ot_id"]) or {}
+    fields = [invoice["invoice_number"], invoice["provider_nit"], invoice["notes"], invoice["provider_name"]]
+    fields += [ot.get("ot_number"), ot.get("master_bl")]
+    return any(term.lower() in field.lower() for field in fields if field)
+
+
+@pytest.mark.parametrize("related_ids_max", [1000, 0])
+def test_invoice_free_text_matches_every_searched_field(
+    client, auth, all_invoices, all_ots, monkeypatch, related_ids_max
+):
+    """Exactly the Python answer, whether the related ids are inlined as constants or left as a subquery (max 0)."""
+    monkeypatch.setattr("app.filters.RELATED_IDS_MAX", related_ids_max)
+    ots_by_id = {ot["id"]: ot for ot in all_ots}
+    sample, ot = all_invoices[5], all_ots[3]
+    terms = [
+        sample["invoice_number"][-6:],
+        sample["provider_nit"][:5],
+        sample["provider_name"].split()[0].upper(),
+        ot["ot_number"].lower(),
+        ot["master_bl"][:4],
+        ot["master_bl"][-5:],
+        "descuento",
+        "no-such-text",
+    ]
+    for term in terms:
+        expected = [i["id"] for i in all_invoices if _text_match(term, i, ots_by_id)]
+        assert ids(fetch_all(client, auth, "/api/invoices", q=term)) == expected, term
+
+
 def test_free_text_wildcards_are_literal(client, auth, all_invoices):
     with_percent = [i["id"] for i in all_invoices if "%" in (i["notes"] or "")]
     assert with_percent, "the seed has notes with a literal %"

@@ -20,8 +20,8 @@ from app.pagination import page_limit, paginate
 
 def _page(model: Any, conditions: list[Any], options: list[Any], to_json: Any) -> ResponseReturnValue:
     limit = page_limit(request.args.get("limit"))
-    stmt = select(model).where(*conditions).options(*options)
-    rows, next_cursor = paginate(stmt, model.id, request.args.get("cursor"), limit)
+    stmt = select(model).options(*options)
+    rows, next_cursor = paginate(stmt, model.id, request.args.get("cursor"), limit, conditions)
     return jsonify(items=[to_json(row) for row in rows], next=next_cursor, limit=limit)
 
 

@@ -4,7 +4,7 @@ Existing rows are kept and their codes mapped to the team's: OT statuses, provid
 provision states (reversed -> voided) and billing (paid -> billed + payment paid).
 
 Revision ID: 5b7e2c91d0aa
-Revises: 4990fe1942fe
+Revises: 7c1e5a9b3d20
 Create Date: 2026-12-01 19:10:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '5b7e2c91d0aa'
-down_revision = '4990fe1942fe'
+down_revision = '7c1e5a9b3d20'
 branch_labels = None
 depends_on = None
 
@@ -55,6 +55,13 @@ OLD_PROVIDER_TYPES = {
     "trucking": "transportista",
     "other": "otro",
 }
+
+
+def _trigram_schema() -> str:
+    """Where pg_trgm lives (the search-index migration created it): its operator class is named with it."""
+    return op.get_bind().execute(sa.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+    )).scalar_one()
 
 
 def _remap(table: str, column: str, mapping: dict[str, str]) -> None:
@@ -187,13 +194,18 @@ def upgrade():
         batch_op.add_column(sa.Column('payment_status', sa.String(length=20), server_default='pending', nullable=False))
         batch_op.add_column(sa.Column('payment_date', sa.Date(), nullable=True))
         batch_op.create_index(batch_op.f('ix_invoices_generation_code'), ['generation_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_invoices_payment_status'), ['payment_status'], unique=False)
+        batch_op.create_index('ix_invoices_payment_status_id', ['payment_status', 'id'], unique=False)
     op.execute("UPDATE invoices SET detected_references = '{}', applicable_amount = amount")
     op.execute("UPDATE invoices SET payment_status = 'paid', amount_paid = amount, billing_status = 'billed' "
                "WHERE billing_status = 'paid'")
     _remap('invoices', 'provision_status', {"reversed": "voided"})
     _remap('invoices', 'cost_type', OLD_COST_TYPES)
     op.execute("UPDATE invoices SET cost_type = 'OTRO' WHERE cost_type NOT IN (SELECT code FROM cost_types)")
+    if op.get_bind().dialect.name == 'postgresql':  # the OT search's new fields, as the others (app.models)
+        opclass = f'{_trigram_schema()}.gin_trgm_ops'
+        op.create_index('ix_ots_operativo_trgm', 'ots', ['operativo'], unique=False,
+                        postgresql_using='gin', postgresql_ops={'operativo': opclass})
+        op.execute(f'CREATE INDEX ix_ots_house_bls_trgm ON ots USING gin ((CAST(house_bls AS VARCHAR)) {opclass})')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.alter_column('detected_references', existing_type=sa.JSON(), nullable=False)
         batch_op.create_foreign_key(batch_op.f('fk_invoices_cost_type_cost_types'), 'cost_types', ['cost_type'], ['code'])
@@ -201,6 +213,9 @@ def upgrade():
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_ots_house_bls_trgm', table_name='ots')
+        op.drop_index('ix_ots_operativo_trgm', table_name='ots')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_constraint('uq_invoices_provider_number', type_='unique')
         batch_op.drop_constraint(batch_op.f('fk_invoices_cost_type_cost_types'), type_='foreignkey')
@@ -209,7 +224,7 @@ def downgrade():
                                             "partially_voided": "reversed", "rejected": "reversed"})
     op.execute("UPDATE invoices SET billing_status = 'paid' WHERE payment_status = 'paid'")
     with op.batch_alter_table('invoices', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_invoices_payment_status'))
+        batch_op.drop_index('ix_invoices_payment_status_id')
         batch_op.drop_index(batch_op.f('ix_invoices_generation_code'))
         for column in ('payment_date', 'payment_status', 'detected_references', 'generation_code', 'control_number',
                        'amount_paid', 'applicable_amount'):
