@@ -25,11 +25,25 @@ from app.exports.csv_writer import csv_chunks
 from app.exports.formats import FORMATS, row_limit
 from app.exports.xlsx_writer import xlsx_chunks
 from app.extensions import db
-from app.models import Invoice, Ot, Provider
+from app.models import (
+    ASSIGNMENT_METHOD_LABELS,
+    BILLING_STATUS_LABELS,
+    OT_PROVISION_STATUS_LABELS,
+    OT_STATUS_LABELS,
+    PROVIDER_TYPE_LABELS,
+    PROVISION_STATUS_LABELS,
+    Invoice,
+    Ot,
+    Provider,
+)
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 INVOICE_HEADERS = [column.header for column in INVOICE_COLUMNS]
 OT_HEADERS = [column.header for column in OT_COLUMNS]
+INVOICE_KEYS = [column.key for column in INVOICE_COLUMNS]
+OT_KEYS = [column.key for column in OT_COLUMNS]
+NOTES, AMOUNT, NUMBER = (INVOICE_KEYS.index(key) for key in ("notes", "amount", "invoice_number"))
+LAST_INVOICE_COLUMN = openpyxl.utils.get_column_letter(len(INVOICE_COLUMNS))
 
 
 # ---------------------------------------------------------------- helpers
@@ -56,25 +70,28 @@ def expected_invoices(app):
                     "id": inv.id,
                     "invoice_number": safe(inv.invoice_number),
                     "ot_number": ot.ot_number if ot else None,
+                    "operativo": ot.operativo if ot else None,
                     "client": ot.client.name if ot else None,
                     "master_bl": ot.master_bl if ot else None,
+                    "house_bls": ", ".join(ot.house_bls) if ot and ot.house_bls else None,
                     "containers": ", ".join(ot.containers) if ot and ot.containers else None,
                     "carrier": ot.carrier.name if ot and ot.carrier else None,
                     "vessel": ot.vessel if ot else None,
                     "provider": inv.provider.name,
                     "provider_nit": inv.provider_nit,
-                    "provider_type": inv.provider.type,
+                    "provider_type": PROVIDER_TYPE_LABELS[inv.provider.type],
                     "cost_type": inv.cost_type,
                     "amount": inv.amount,
+                    "applicable_amount": inv.applicable_amount,
                     "issue_date": inv.issue_date,
                     "due_date": inv.due_date,
                     "provision_date": inv.provision_date,
                     "billing_date": inv.billing_date,
-                    "provision_status": inv.provision_status,
-                    "billing_status": inv.billing_status,
-                    "assignment_method": inv.assignment_method,
+                    "provision_status": PROVISION_STATUS_LABELS[inv.provision_status],
+                    "billing_status": BILLING_STATUS_LABELS[inv.billing_status],
+                    "assignment_method": ASSIGNMENT_METHOD_LABELS[inv.assignment_method],
                     "match_confidence": inv.match_confidence,
-                    "needs_review": "Yes" if inv.needs_review else "No",
+                    "needs_review": "Sí" if inv.needs_review else "No",
                     "notes": safe(inv.notes),
                     "created_at": inv.created_at,
                 }
@@ -147,11 +164,12 @@ def test_xlsx_round_trip_through_openpyxl(client, auth, seeded):
     expected = expected_invoices(seeded)
 
     _, sheet = xlsx_rows_openpyxl(response.data)
-    assert sheet.title == "Invoices"
+    assert sheet.title == "Facturas"
     assert sheet.max_row == len(expected) + 1 == 301
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:X{len(expected) + 1}"
-    assert sheet.column_dimensions["D"].width == 30
+    assert sheet.auto_filter.ref == f"A1:{LAST_INVOICE_COLUMN}{len(expected) + 1}"
+    client_letter = openpyxl.utils.get_column_letter(INVOICE_KEYS.index("client") + 1)
+    assert sheet.column_dimensions[client_letter].width == 30
     header = sheet[1]
     assert [cell.value for cell in header] == INVOICE_HEADERS
     assert all(cell.font.b and cell.font.color.rgb == "FFFFFFFF" for cell in header)
@@ -185,7 +203,7 @@ def test_xlsx_round_trip_through_openpyxl(client, auth, seeded):
 def test_xlsx_round_trip_through_calamine(client, auth, seeded):
     body = export(client, auth, "/api/invoices/export").data  # xlsx is the default format
     expected = expected_invoices(seeded)
-    rows = xlsx_rows_calamine(body, "Invoices")
+    rows = xlsx_rows_calamine(body, "Facturas")
     assert rows[0] == INVOICE_HEADERS
     assert len(rows) == len(expected) + 1
     for read, row in zip(rows[1:], expected, strict=True):
@@ -218,7 +236,7 @@ def test_xlsx_package_is_well_formed(client, auth, seeded):
         "xl/styles.xml",
         "xl/worksheets/sheet1.xml",
     } <= names
-    assert "_xlnm._FilterDatabase" in workbook and "$A$1:$X$301" in workbook
+    assert "_xlnm._FilterDatabase" in workbook and f"$A$1:${LAST_INVOICE_COLUMN}$301" in workbook
     # Schema order: sheetViews, cols, sheetData, then autoFilter.
     assert sheet.index("<sheetViews>") < sheet.index("<cols>") < sheet.index("<sheetData>") < sheet.index("<autoFilter")
 
@@ -277,44 +295,84 @@ def test_csv_round_trip(client, auth, seeded):
     assert "," not in sample["amount"]
 
 
-def test_ot_export_totals_are_aggregated_per_ot(client, auth, seeded):
+def _day_month_year(day):
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def expected_ot_row(ot) -> list[str]:
+    """An OT as the team's 27-column sheet shows it (CSV text), from the ORM object."""
+    date = lambda value: value.isoformat() if value else ""  # noqa: E731
+    return [
+        ot.operativo or "",
+        ot.ot_number,
+        ot.client.name,
+        ", ".join(ot.house_bls),
+        ot.master_bl or "",
+        ", ".join(ot.containers),
+        str(len(ot.containers)),
+        ot.carrier.name if ot.carrier else "",
+        ot.vessel or "",
+        OT_STATUS_LABELS[ot.status],
+        ot.shipment_type or "",
+        ot.origin_port or "",
+        ot.destination_port or "",
+        date(ot.etd),
+        date(ot.eta),
+        date(ot.arrival_date),
+        date(ot.provision_date),
+        date(ot.billing_date),
+        OT_PROVISION_STATUS_LABELS[ot.provision_status],
+        BILLING_STATUS_LABELS[ot.billing_status],
+        ot.express_release_type or _day_month_year(ot.express_release_date),
+        ot.cash_on_delivery_type or _day_month_year(ot.cash_on_delivery_date),
+        date(ot.billing_request_date),
+        date(ot.closing_sent_date),
+        as_csv_text(ot.created_at),
+        as_csv_text(ot.updated_at),
+        ot.comments or "",
+    ]
+
+
+def test_ot_export_has_the_teams_27_columns_in_their_order(client, auth, seeded):
     rows = read_csv(export(client, auth, "/api/ots/export?format=csv").data)
     assert rows[0] == OT_HEADERS
+    assert len(OT_HEADERS) == 27 and OT_HEADERS[:3] == ["Operativo", "Número OT", "Cliente"]
+    assert OT_HEADERS[-3:] == ["Fecha Creación", "Última Actualización", "Comentarios"]
     with seeded.app_context():
+        ot = db.session.scalars(select(Ot).order_by(Ot.id.desc())).first()
+        ot.express_release_type, ot.express_release_date = None, dt.date(2026, 3, 14)
+        ot.cash_on_delivery_type = "Contra entrega"
+        db.session.commit()
         ots = db.session.scalars(select(Ot).order_by(Ot.id.desc())).all()
-        invoices = db.session.scalars(select(Invoice)).all()
-        expected = []
-        for ot in ots:
-            mine = [inv for inv in invoices if inv.ot_id == ot.id]
-            expected.append(
-                [
-                    str(ot.id),
-                    ot.ot_number,
-                    ot.client.name,
-                    ot.carrier.name if ot.carrier else "",
-                    ot.master_bl or "",
-                    ", ".join(ot.containers),
-                    ot.vessel or "",
-                    ot.eta.isoformat() if ot.eta else "",
-                    ot.status,
-                    str(len(mine)),
-                    f"{sum((inv.amount for inv in mine), Decimal(0)):.2f}",
-                    as_csv_text(ot.created_at),
-                    as_csv_text(ot.updated_at),
-                ]
-            )
+        expected = [expected_ot_row(ot) for ot in ots]
+    rows = read_csv(export(client, auth, "/api/ots/export?format=csv").data)
     assert rows[1:] == expected
-    assert sum(int(row[9]) for row in rows[1:]) == len([inv for inv in invoices if inv.ot_id])
+    assert rows[1][OT_KEYS.index("express_release")] == "14/03/2026"
+    assert rows[1][OT_KEYS.index("cash_on_delivery")] == "Contra entrega"
 
     _, sheet = xlsx_rows_openpyxl(export(client, auth, "/api/ots/export?format=xlsx").data)
     assert sheet.title == "OTs"
     assert [cell.value for cell in sheet[1]] == OT_HEADERS
     assert sheet.max_row == len(expected) + 1
-    assert [sheet.cell(row=2, column=10).value, sheet.cell(row=2, column=11).value] == [
-        int(expected[0][9]),
-        float(expected[0][10]),
-    ]
-    assert sheet.cell(row=2, column=11).number_format == "$#,##0.00"
+    count = sheet.cell(row=2, column=OT_KEYS.index("container_count") + 1)
+    assert (count.value, count.data_type) == (int(expected[0][6]), "n")
+    eta = sheet.cell(row=2, column=OT_KEYS.index("eta") + 1)
+    assert eta.number_format == "DD/MM/YYYY"
+
+
+def test_lang_en_gives_english_headings_and_codes(client, auth, seeded):
+    rows = read_csv(export(client, auth, "/api/invoices/export?format=csv&lang=en").data)
+    assert rows[0][:3] == ["ID", "Invoice number", "OT"]
+    statuses = {row[INVOICE_KEYS.index("provision_status")] for row in rows[1:]}
+    assert statuses <= {"pending", "in_review", "provisioned"}
+    assert {row[INVOICE_KEYS.index("needs_review")] for row in rows[1:]} == {"Yes", "No"}
+    spanish = read_csv(export(client, auth, "/api/invoices/export?format=csv").data)
+    assert spanish[0][:3] == ["ID", "Número Factura", "OT"]
+    assert {row[INVOICE_KEYS.index("needs_review")] for row in spanish[1:]} == {"Sí", "No"}
+    _, sheet = xlsx_rows_openpyxl(export(client, auth, "/api/ots/export?lang=en").data)
+    assert sheet.cell(row=1, column=2).value == "OT number"
+    response = client.get("/api/ots/export?lang=fr", headers=auth)
+    assert response.status_code == 400 and response.get_json()["error"]["parameter"] == "lang"
 
 
 # ---------------------------------------------------------------- same rows as the list endpoints
@@ -354,11 +412,17 @@ def test_invoice_export_has_the_list_rows_in_the_list_order(client, auth, seeded
     assert xlsx_ids == listed
 
 
+def _all_ots(client, auth):
+    return client.get("/api/ots?limit=500", headers=auth).get_json()["items"]
+
+
 @pytest.mark.parametrize("query", ["status=transito,cerrada", "q=MSC", "eta_from=2026-03-01"])
 def test_ot_export_has_the_list_rows(client, auth, seeded, query):
     listed = list_ids(client, auth, "/api/ots", query)
     assert listed
-    exported = [int(row[0]) for row in read_csv(export(client, auth, f"/api/ots/export?format=csv&{query}").data)[1:]]
+    number_to_id = {item["ot_number"]: item["id"] for item in _all_ots(client, auth)}
+    rows = read_csv(export(client, auth, f"/api/ots/export?format=csv&{query}").data)[1:]
+    exported = [number_to_id[row[OT_KEYS.index("ot_number")]] for row in rows]
     assert exported == listed
 
 
@@ -416,19 +480,19 @@ def test_formula_injection_is_neutralised_in_both_formats(client, auth, seeded):
     ids = {add_invoice(seeded, invoice_number=f"=INJ{i}", notes=text) for i, text in enumerate(INJECTIONS)}
     query = "amount_max=0"  # only the invoices added here (seeded amounts are positive)
     rows = read_csv(export(client, auth, f"/api/invoices/export?format=csv&{query}").data)[1:]
-    notes = {row[0]: row[22] for row in rows}
+    notes = {row[0]: row[NOTES] for row in rows}
     assert {int(key) for key in notes} == ids
     assert sorted(notes.values()) == sorted("'" + text for text in INJECTIONS)
-    assert all(row[1].startswith("'=INJ") for row in rows)
-    assert all(row[12] == "-5.00" for row in rows), "a negative amount is a number, not a formula"
+    assert all(row[NUMBER].startswith("'=INJ") for row in rows)
+    assert all(row[AMOUNT] == "-5.00" for row in rows), "a negative amount is a number, not a formula"
 
     body = export(client, auth, f"/api/invoices/export?format=xlsx&{query}").data
     _, sheet = xlsx_rows_openpyxl(body)
     cells = [row for row in sheet.iter_rows(min_row=2)]
-    assert sorted(row[22].value for row in cells) == sorted("'" + text for text in INJECTIONS)
-    assert all(row[22].data_type == "s" and row[1].data_type == "s" for row in cells)
-    assert all(row[12].value == -5.0 and row[12].data_type == "n" for row in cells)
-    calamine_notes = sorted(row[22] for row in xlsx_rows_calamine(body, "Invoices")[1:])
+    assert sorted(row[NOTES].value for row in cells) == sorted("'" + text for text in INJECTIONS)
+    assert all(row[NOTES].data_type == "s" and row[NUMBER].data_type == "s" for row in cells)
+    assert all(row[AMOUNT].value == -5.0 and row[AMOUNT].data_type == "n" for row in cells)
+    calamine_notes = sorted(row[NOTES] for row in xlsx_rows_calamine(body, "Facturas")[1:])
     assert calamine_notes == sorted("'" + text for text in INJECTIONS)
 
 
@@ -440,11 +504,11 @@ def test_hostile_text_cannot_corrupt_the_xlsx(client, auth, seeded):
     body = export(client, auth, "/api/invoices/export?format=xlsx&amount_max=0").data
     readable = "</t></is></c><c>]]><!-- & \"quoted\" 'x'  tail  "  # XML-forbidden controls dropped
     _, sheet = xlsx_rows_openpyxl(body)
-    assert sorted(row[22] for row in sheet.iter_rows(min_row=2, values_only=True)) == sorted([readable, emoji])
-    assert sorted(row[22] for row in xlsx_rows_calamine(body, "Invoices")[1:]) == sorted([readable, emoji])
+    assert sorted(row[NOTES] for row in sheet.iter_rows(min_row=2, values_only=True)) == sorted([readable, emoji])
+    assert sorted(row[NOTES] for row in xlsx_rows_calamine(body, "Facturas")[1:]) == sorted([readable, emoji])
     # CSV carries text as it is (no XML rules), still neutralised where needed
     rows = read_csv(export(client, auth, "/api/invoices/export?format=csv&amount_max=0").data)[1:]
-    assert sorted(row[22] for row in rows) == sorted([hostile, emoji])
+    assert sorted(row[NOTES] for row in rows) == sorted([hostile, emoji])
 
 
 def test_writers_handle_text_the_database_may_not_hold():

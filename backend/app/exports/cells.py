@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n")
 QUOTE = "'"
-YES, NO = "Yes", "No"
 
 
 def neutralise(text: str) -> str:
@@ -30,13 +29,6 @@ def neutralise_column(values: Sequence[str | None]) -> Sequence[str | None]:
     if FORMULA_TRIGGERS.isdisjoint({value[0] for value in values if value}):
         return values
     return [neutralise(value) if value else value for value in values]
-
-
-def yes_no(value: bool | None) -> str | None:
-    """Booleans as words: a column of Yes/No reads (and filters) better than TRUE/FALSE or 1/0."""
-    if value is None:
-        return None
-    return YES if value else NO
 
 
 def joined(values: Iterable[str] | None) -> str | None:

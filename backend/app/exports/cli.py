@@ -21,6 +21,7 @@ from tqdm import tqdm
 from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError
+from app.exports.columns import LANGUAGES
 from app.exports.formats import FORMATS, ExportFormat, row_limit
 from app.exports.queries import EXPORTS, Chunk, ExportDefinition, RowStream
 from app.extensions import db
@@ -85,6 +86,7 @@ def _command(name: str) -> click.Command:
         name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, epilog=FILTER_HELP
     )
     @click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="xlsx", show_default=True)
+    @click.option("--lang", type=click.Choice(LANGUAGES), default="es", show_default=True, help="Headings and words.")
     @click.option(
         "-o",
         "--output",
@@ -93,10 +95,11 @@ def _command(name: str) -> click.Command:
     )
     @click.pass_context
     @with_appcontext
-    def command(ctx: click.Context, format_name: str, output: Path | None) -> None:
+    def command(ctx: click.Context, format_name: str, lang: str, output: Path | None) -> None:
         export_format = FORMATS[format_name]
-        path = output or Path(export_format.filename(definition, dt.datetime.now(dt.UTC)))
-        rows = write_export(definition, export_format, filter_args(ctx.args), path.resolve())
+        localised = definition.localised(lang)
+        path = output or Path(export_format.filename(localised, dt.datetime.now(dt.UTC)))
+        rows = write_export(localised, export_format, filter_args(ctx.args), path.resolve())
         click.echo(f"wrote {rows} {name} to {path}")
 
     command.help = f"Export {name} matching the filters to an .xlsx or .csv file."

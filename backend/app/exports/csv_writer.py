@@ -2,7 +2,7 @@
 
 The BOM makes Excel read the file as UTF-8 (the data has accents); ``csv.writer`` does the quoting.
 Each chunk of rows is turned into columns, the columns that need it are converted (text neutralised
-against formula injection, booleans as Yes/No, lists joined, timestamps to the second), and the rows
+against formula injection, lists joined, timestamps to the second), and the rows
 are written into a small text buffer drained after the chunk: memory holds one chunk at most. Dates,
 integers and decimals need no conversion: ``str()`` already gives ``2026-11-27`` and ``1234.50``.
 """
@@ -15,7 +15,7 @@ import io
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
-from app.exports.cells import joined, neutralise_column, yes_no
+from app.exports.cells import joined, neutralise_column
 from app.exports.columns import Chunk, Column, Kind
 
 BOM = "\ufeff"
@@ -32,14 +32,9 @@ def _lists(values: Sequence[list[str] | None]) -> Sequence[str | None]:
     return neutralise_column([joined(value) for value in values])
 
 
-def _booleans(values: Sequence[bool | None]) -> list[str | None]:
-    return [yes_no(value) for value in values]
-
-
 TRANSFORMS: dict[Kind, ColumnTransform] = {
     Kind.TEXT: neutralise_column,
     Kind.LIST: _lists,
-    Kind.BOOL: _booleans,
     Kind.DATETIME: _timestamps,
 }
 

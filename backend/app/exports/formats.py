@@ -7,6 +7,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 
 from app.errors import BadParameter
+from app.exports.columns import LANGUAGES
 from app.exports.csv_writer import CONTENT_TYPE as CSV_CONTENT_TYPE
 from app.exports.csv_writer import csv_chunks
 from app.exports.queries import Chunk, ExportDefinition
@@ -49,6 +50,16 @@ def parse_format(values: list[str]) -> ExportFormat:
     if name not in FORMATS:
         raise BadParameter("format", f"expected one of {', '.join(FORMATS)}, got {values[0]!r}")
     return FORMATS[name]
+
+
+def parse_language(values: list[str]) -> str:
+    """The ``lang`` query parameter: headings and words in Spanish (the team's, the default) or English."""
+    if len(values) > 1:
+        raise BadParameter("lang", "given more than once")
+    lang = (values[0] if values else LANGUAGES[0]).strip().lower()
+    if lang not in LANGUAGES:
+        raise BadParameter("lang", f"expected one of {', '.join(LANGUAGES)}, got {values[0]!r}")
+    return lang
 
 
 def row_limit(export_format: ExportFormat, configured: int) -> int | None:

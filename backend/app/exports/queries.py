@@ -11,17 +11,28 @@ newest first like the lists.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Numeric, Select, cast, func, select
+from sqlalchemy import ColumnElement, Engine, Select, String, case, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
-from app.exports.columns import INVOICE_COLUMNS, OT_COLUMNS, Chunk, Column
+from app.exports.columns import INVOICE_COLUMNS, OT_COLUMNS, Chunk, Column, in_language
 from app.filters import Args, Condition, invoice_conditions, ot_conditions
-from app.models import Client, Invoice, Ot, Provider
-
-MONEY = Numeric(16, 2)  # an OT's total: two decimals on every database, even when it has no invoices
+from app.models import (
+    ASSIGNMENT_METHOD_LABELS,
+    BILLING_STATUS_LABELS,
+    OT_PROVISION_STATUS_LABELS,
+    OT_STATUS_LABELS,
+    PROVIDER_TYPE_LABELS,
+    PROVISION_STATUS_LABELS,
+    Client,
+    Invoice,
+    Ot,
+    Provider,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,15 @@ class ExportDefinition:
     columns: tuple[Column, ...]
     model: Any  # the resource table the filters apply to (counted for the row limits)
     conditions: Callable[[Args, Iterable[str]], list[Condition]]
-    select: Callable[[list[Condition]], Select[Any]]
+    build: Callable[[list[Condition], str], Select[Any]]
+    lang: str = "es"
+
+    def localised(self, lang: str) -> ExportDefinition:
+        """The same export with headings and words (states, yes/no) in ``lang``."""
+        return replace(self, columns=in_language(self.columns, lang), lang=lang)
+
+    def select(self, conditions: list[Condition]) -> Select[Any]:
+        return self.build(conditions, self.lang)
 
     def count(self, conditions: list[Condition]) -> Select[Any]:
         """``COUNT(*)`` of the rows the export would write, without its joins."""
@@ -45,32 +64,67 @@ def _labelled(columns: Sequence[Column], expressions: Mapping[str, Any]) -> list
     return [expressions[column.key].label(column.key) for column in columns]
 
 
-def invoice_select(conditions: list[Condition]) -> Select[Any]:
+def _words(column: Any, labels: Mapping[str, str], lang: str) -> Any:
+    """A code column as the team's word for it in Spanish; the code itself in English."""
+    return case(labels, value=column, else_=column) if lang == "es" else column
+
+
+def _yes_no(column: Any, lang: str) -> Any:
+    yes, no = YES_NO[lang]
+    return case((column.is_(None), None), (column, yes), else_=no)
+
+
+class day_month_year(FunctionElement):
+    """A date as ``DD/MM/YYYY`` text, as the team writes it (no portable SQL function does this)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(day_month_year, "postgresql")
+def _day_month_year_pg(element: day_month_year, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'DD/MM/YYYY')"
+
+
+@compiles(day_month_year)
+def _day_month_year_default(element: day_month_year, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%d/%m/%Y', {compiler.process(element.clauses, **kw)})"
+
+
+def _type_or_date(kind: Any, day: Any) -> Any:
+    """EXPRESS RELEASE / CONTRA ENTREGA in one cell: the type (TELEX) when known, else the date."""
+    return func.coalesce(kind, day_month_year(day))
+
+
+def invoice_select(conditions: list[Condition], lang: str) -> Select[Any]:
     """Invoices with their OT, client, carrier and provider columns, newest first."""
     carrier = aliased(Provider, name="carrier")
     expressions = {
         "id": Invoice.id,
         "invoice_number": Invoice.invoice_number,
         "ot_number": Ot.ot_number,
+        "operativo": Ot.operativo,
         "client": Client.name,
         "master_bl": Ot.master_bl,
+        "house_bls": Ot.house_bls,
         "containers": Ot.containers,
         "carrier": carrier.name,
         "vessel": Ot.vessel,
         "provider": Provider.name,
         "provider_nit": Invoice.provider_nit,
-        "provider_type": Provider.type,
+        "provider_type": _words(Provider.type, PROVIDER_TYPE_LABELS, lang),
         "cost_type": Invoice.cost_type,
         "amount": Invoice.amount,
+        "applicable_amount": Invoice.applicable_amount,
         "issue_date": Invoice.issue_date,
         "due_date": Invoice.due_date,
         "provision_date": Invoice.provision_date,
         "billing_date": Invoice.billing_date,
-        "provision_status": Invoice.provision_status,
-        "billing_status": Invoice.billing_status,
-        "assignment_method": Invoice.assignment_method,
+        "provision_status": _words(Invoice.provision_status, PROVISION_STATUS_LABELS, lang),
+        "billing_status": _words(Invoice.billing_status, BILLING_STATUS_LABELS, lang),
+        "assignment_method": _words(Invoice.assignment_method, ASSIGNMENT_METHOD_LABELS, lang),
         "match_confidence": Invoice.match_confidence,
-        "needs_review": Invoice.needs_review,
+        "needs_review": _yes_no(Invoice.needs_review, lang),
         "notes": Invoice.notes,
         "created_at": Invoice.created_at,
     }
@@ -86,31 +140,37 @@ def invoice_select(conditions: list[Condition]) -> Select[Any]:
     )
 
 
-def ot_select(conditions: list[Condition]) -> Select[Any]:
-    """OTs with client and carrier names plus their invoice count and total, newest first.
-
-    The totals are correlated subqueries (one index lookup per OT on ``invoices.ot_id``) rather than
-    a join to a grouped subquery, so the first rows stream before every invoice has been summed.
-    """
+def ot_select(conditions: list[Condition], lang: str) -> Select[Any]:
+    """OTs as the team's sheet has them, with client and carrier names, newest first."""
     carrier = aliased(Provider, name="carrier")
-    per_ot = Invoice.ot_id == Ot.id
     expressions = {
-        "id": Ot.id,
+        "operativo": Ot.operativo,
         "ot_number": Ot.ot_number,
         "client": Client.name,
-        "carrier": carrier.name,
+        "house_bls": Ot.house_bls,
         "master_bl": Ot.master_bl,
         "containers": Ot.containers,
+        "container_count": func.json_array_length(Ot.containers),
+        "carrier": carrier.name,
         "vessel": Ot.vessel,
+        "status": _words(Ot.status, OT_STATUS_LABELS, lang),
+        "shipment_type": Ot.shipment_type,
+        "origin_port": Ot.origin_port,
+        "destination_port": Ot.destination_port,
+        "etd": Ot.etd,
         "eta": Ot.eta,
-        "status": Ot.status,
-        "invoice_count": select(func.count(Invoice.id)).where(per_ot).correlate(Ot).scalar_subquery(),
-        "invoice_total": select(cast(func.coalesce(func.sum(Invoice.amount), 0), MONEY))
-        .where(per_ot)
-        .correlate(Ot)
-        .scalar_subquery(),
+        "arrival_date": Ot.arrival_date,
+        "provision_date": Ot.provision_date,
+        "billing_date": Ot.billing_date,
+        "provision_status": _words(Ot.provision_status, OT_PROVISION_STATUS_LABELS, lang),
+        "billing_status": _words(Ot.billing_status, BILLING_STATUS_LABELS, lang),
+        "express_release": _type_or_date(Ot.express_release_type, Ot.express_release_date),
+        "cash_on_delivery": _type_or_date(Ot.cash_on_delivery_type, Ot.cash_on_delivery_date),
+        "billing_request_date": Ot.billing_request_date,
+        "closing_sent_date": Ot.closing_sent_date,
         "created_at": Ot.created_at,
         "updated_at": Ot.updated_at,
+        "comments": Ot.comments,
     }
     return (
         select(*_labelled(OT_COLUMNS, expressions))
@@ -123,9 +183,10 @@ def ot_select(conditions: list[Condition]) -> Select[Any]:
 
 
 EXPORTS: dict[str, ExportDefinition] = {
-    "invoices": ExportDefinition("invoices", "Invoices", INVOICE_COLUMNS, Invoice, invoice_conditions, invoice_select),
+    "invoices": ExportDefinition("invoices", "Facturas", INVOICE_COLUMNS, Invoice, invoice_conditions, invoice_select),
     "ots": ExportDefinition("ots", "OTs", OT_COLUMNS, Ot, ot_conditions, ot_select),
 }
+YES_NO = {"es": ("Sí", "No"), "en": ("Yes", "No")}
 
 
 class RowStream:

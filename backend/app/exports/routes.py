@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from app.errors import ApiError
 from app.exports import bp
-from app.exports.formats import ExportFormat, parse_format, row_limit
+from app.exports.formats import ExportFormat, parse_format, parse_language, row_limit
 from app.exports.limits import Slot, export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition, RowStream
 from app.extensions import db
@@ -41,13 +41,14 @@ def export_invoices() -> ResponseReturnValue:
 
 @bp.get("/ots/export")
 def export_ots() -> ResponseReturnValue:
-    """OTs matching the ``GET /api/ots`` filters, with invoice count and total, as XLSX or CSV."""
+    """OTs matching the ``GET /api/ots`` filters, in the columns of the team's OT sheet, as XLSX or CSV."""
     return _export(EXPORTS["ots"])
 
 
 def _export(definition: ExportDefinition) -> Response:
     export_format = parse_format(request.args.getlist("format"))
-    conditions = definition.conditions(request.args, {"format"})
+    definition = definition.localised(parse_language(request.args.getlist("lang")))
+    conditions = definition.conditions(request.args, {"format", "lang"})
     slot = export_slots().acquire()
     try:
         _check_row_limit(definition, conditions, export_format)

@@ -1,15 +1,15 @@
 """A streamed XLSX writer: the sheet XML is generated row chunk by row chunk and zipped on the fly.
 
-openpyxl (normal or write_only) and XlsxWriter must finish the whole workbook before its first byte
-can leave, and the normal modes hold every cell in RAM. Here the worksheet XML is produced while the
-rows are read and compressed by ``stream-zip`` at zlib level 6 (its default, 9, costs far more CPU for
-a slightly smaller file), so memory is one chunk of rows plus zlib's window.
+openpyxl (normal or write_only) and XlsxWriter must finish the whole workbook before its first byte can
+leave, and the normal modes hold every cell in RAM. Here the worksheet XML is produced while the rows
+are read and compressed by ``stream-zip`` at zlib level 6 (its default, 9, costs far more CPU for a
+slightly smaller file), so memory is one chunk of rows plus zlib's window.
 
-What the file contains (SpreadsheetML, ECMA-376): a bold white-on-dark-blue header row, frozen, with
-an autofilter; column widths; dates/timestamps as Excel serial numbers with ``DD/MM/YYYY`` formats;
-amounts as numbers with ``$#,##0.00``; match confidence as a number with ``0.0%``; booleans as the
-words Yes/No. Text uses inline strings (``t="inlineStr"``): a shared-string table would have to be
-kept in memory until the end. Characters XML 1.0 forbids (most C0 controls) are dropped, and text is
+What the file contains (SpreadsheetML, ECMA-376): a bold white-on-dark-blue header row, frozen, with an
+autofilter; column widths; dates/timestamps as Excel serial numbers with ``DD/MM/YYYY`` formats; amounts
+as numbers with ``$#,##0.00``; match confidence as a number with ``0.0%``; states and yes/no arrive as
+words from the SELECT. Text uses inline strings (``t="inlineStr"``): a shared-string table would have to
+be kept in memory until the end. Characters XML 1.0 forbids (most C0 controls) are dropped, and text is
 escaped, so a hostile note cannot break the file. Parts whose content is only known at the end (the
 autofilter range, the ``_xlnm._FilterDatabase`` name in workbook.xml) are written after the rows:
 ``<autoFilter>`` follows ``<sheetData>`` in the schema, and zip members may come in any order.
@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from stream_zip import ZIP_32, MemberFile, stream_zip
 
-from app.exports.cells import FORMULA_TRIGGERS, NO, YES, joined, neutralise
+from app.exports.cells import FORMULA_TRIGGERS, joined, neutralise
 from app.exports.columns import Chunk, Column, Kind
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,7 +47,6 @@ STYLE_HEADER, STYLE_DATE, STYLE_DATETIME, STYLE_MONEY, STYLE_PERCENT = 1, 2, 3, 
 # (parsers turn it into LF unless escaped). One search over a whole column of a chunk finds them.
 _XML_UNSAFE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-YES_ELEMENT, NO_ELEMENT = f"<t>{YES}</t>", f"<t>{NO}</t>"
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -171,10 +170,6 @@ def _lists(values: Sequence[list[str] | None]) -> list[str | None]:
     return _texts([joined(value) for value in values])
 
 
-def _booleans(values: Sequence[bool | None]) -> list[str | None]:
-    return [None if value is None else YES_ELEMENT if value else NO_ELEMENT for value in values]
-
-
 def _numbers(values: Sequence[Decimal | int | None]) -> Sequence[Decimal | int | None]:
     """Numbers pass through; a NaN/Infinity (possible in a PostgreSQL numeric) is not a valid ``<v>``: blank."""
     if all(map(math.isfinite, filter(None, values))):
@@ -190,11 +185,10 @@ def _datetimes(values: Sequence[dt.datetime | None]) -> list[float | None]:
     return [excel_datetime(value) if value is not None else None for value in values]
 
 
-INLINE_KINDS = frozenset({Kind.TEXT, Kind.LIST, Kind.BOOL})
+INLINE_KINDS = frozenset({Kind.TEXT, Kind.LIST})
 TRANSFORMS: dict[Kind, ColumnTransform] = {
     Kind.TEXT: _texts,
     Kind.LIST: _lists,
-    Kind.BOOL: _booleans,
     Kind.INTEGER: _numbers,
     Kind.MONEY: _numbers,
     Kind.PERCENT: _numbers,
