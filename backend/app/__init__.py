@@ -12,6 +12,7 @@ from app.cli import register_cli
 from app.database import init_database
 from app.errors import register_error_handlers
 from app.extensions import db
+from app.ids import IdConverter
 from app.monitoring import init_app as init_monitoring
 from config import BACKEND_DIR, load_config
 from logs import configure_logging
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_monitoring(app)  # memory sampler around the WSGI app, /api/monitoring/memory
     install_auth(app)
     register_error_handlers(app)
+    app.url_map.converters["id"] = IdConverter  # <id:...>: 1..2**63-1, so SQLite never sees a bigger int
     _register_blueprints(app)
     register_cli(app)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.errors import ApiError, BadParameter
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Invoice, StoredFile
 from app.uploads.sniffing import ALL_TYPES
 from app.uploads.storage import Storage, key_for, pending
@@ -59,10 +60,7 @@ def find_document(document_id: int) -> StoredFile:
 def _invoice(raw: str | None) -> Invoice | None:
     if raw is None or raw == "":
         return None
-    try:
-        invoice_id = int(raw)
-    except ValueError:
-        raise BadParameter(INVOICE_FIELD, f"expected an integer, got {raw!r}") from None
+    invoice_id = parse_id(INVOICE_FIELD, raw)
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         raise BadParameter(INVOICE_FIELD, f"no invoice with id {invoice_id}")
