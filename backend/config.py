@@ -113,6 +113,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
         "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
+        # Seconds a request body may go without a byte before the upload is dropped with a 408.
+        "UPLOAD_READ_TIMEOUT": _float(env, "UPLOAD_READ_TIMEOUT", 30.0, 0.1, 3600.0),
         "STORAGE_BACKEND": _choice(env, "STORAGE_BACKEND", "local", ("local", "s3")),
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(BACKEND_DIR / "instance" / "storage"),
         "S3_BUCKET": env.get("S3_BUCKET", ""),

@@ -289,7 +289,8 @@ def test_malformed_multipart_is_a_clear_400(app, client, auth, body, content_typ
         "/api/uploads", data=body, headers={**auth, "Content-Type": f"multipart/form-data; {content_type}".strip()}
     )
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "malformed_upload"
+    expected = "no_file_field" if body is NO_FILE_PART else "malformed_upload"
+    assert response.get_json()["error"]["code"] == expected
     assert_nothing_left(app)
 
 
@@ -355,4 +356,14 @@ def test_database_error_after_the_move_removes_the_file(app, seeded, client, aut
     response = client.post(f"/api/uploads?invoice_id={invoice_id}", data=multipart(pdf_bytes(7000)), headers=auth)
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"
+    assert_nothing_left(app)
+
+
+@pytest.mark.parametrize("path", ["/api/uploads", "/api/ots/import"])
+def test_form_urlencoded_post_is_400_no_file_field(app, client, auth, path):
+    response = client.post(path, data={"file": "not a file", "invoice_id": "1"}, headers=auth)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "no_file_field"
+    assert "no file field" in error["message"]
     assert_nothing_left(app)
