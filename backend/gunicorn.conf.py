@@ -33,10 +33,13 @@ from ops.worker_lifecycle import (  # noqa: E402
     unfreeze_heap,
     will_reach_max_requests,
 )
+from ops.workers import WORKER_CLASSES  # noqa: E402
 
 bind = _settings.bind
 workers = _settings.workers
-worker_class = _settings.worker_class
+# gunicorn's own gevent/sync/gthread worker, subclassed so that the errors gunicorn answers itself (400 malformed,
+# 414 request line too long, 431 headers too large, 500) are JSON like the app's (ops/workers/).
+worker_class = WORKER_CLASSES[_settings.worker_class]
 worker_connections = _settings.worker_connections
 max_requests = _settings.max_requests
 max_requests_jitter = _settings.max_requests_jitter
