@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
+.PHONY: run test test-fast test-faults lint bench bench-exports bench-monitoring bench-uploads bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -44,6 +44,12 @@ test: lint
 # The edit loop: everything except the tests that start a real gunicorn (marker `gunicorn`).
 test-fast:
 	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not gunicorn"'
+
+# Only the slow fault tests (marker `faults`): database restarts on a private PostgreSQL cluster the tests
+# start with pg_ctl on a free port (skipped when the server binaries are absent), SIGKILL/SIGTERM mid-request.
+# `make test` runs them too.
+test-faults:
+	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m faults'
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
