@@ -38,6 +38,7 @@ from app.imports.spreadsheets import Row, SpreadsheetError, read_rows
 from app.models import OT_STATUSES, Client, Ot, Provider, utcnow
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
+from ops.leftovers import PART_SUFFIX, part_prefix, temp_dir
 
 IMPORT_TYPES = frozenset({XLSX, CSV})
 BATCH_SIZE = 500
@@ -92,9 +93,10 @@ def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, m
     The temp file lives under ``STORAGE_DIR/tmp`` (a disk volume) rather than ``/tmp``, which is RAM
     wherever ``/tmp`` is a tmpfs.
     """
-    temp_dir = Path(storage_dir) / "tmp"
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=temp_dir, prefix="import-", suffix=".part") as spool:
+    directory = temp_dir(storage_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    # import-<pid>-<random>.part: the master removes it if this worker is killed mid-import (ops/leftovers.py).
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=part_prefix("import"), suffix=PART_SUFFIX) as spool:
         received = receive(upload, spool.write, limit, IMPORT_TYPES)
         spool.flush()
         try:
