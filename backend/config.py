@@ -39,6 +39,14 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str, minimum: int = 0) -> int | None:
+    """An integer, or None when unset or empty (the caller derives a value: see MEMORY_ALERT_MB)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _int(env, name, 0, minimum)
+
+
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -124,7 +132,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
         "IMPORT_MAX_ROWS": _int(env, "IMPORT_MAX_ROWS", 1_000_000, minimum=1),
         "MEMORY_SAMPLE_RATE": _float(env, "MEMORY_SAMPLE_RATE", 0.01, 0.0, 1.0),
-        "MEMORY_ALERT_MB": _int(env, "MEMORY_ALERT_MB", 1500, minimum=1),
+        # None (unset): 40% of the container's cgroup memory limit, 400 MB without one (ops.cgroup).
+        "MEMORY_ALERT_MB": _optional_int(env, "MEMORY_ALERT_MB", minimum=1),
         "MEMORY_LARGE_REQUEST_MB": _int(env, "MEMORY_LARGE_REQUEST_MB", 10, minimum=1),
         "ENABLE_TEST_ROUTES": _bool(env, "NEXTOPS_ENABLE_TEST_ROUTES", False),
         "MIGRATIONS_CLI": _bool(env, "NEXTOPS_MIGRATIONS_CLI", True),
