@@ -199,11 +199,12 @@ def test_type_comes_from_the_bytes_not_the_claim(client, auth):
     response = client.post("/api/uploads", data=multipart(png, "scan.pdf", "application/pdf"), headers=auth)
     assert response.status_code == 201
     assert response.get_json()["content_type"] == "image/png"
+    assert response.get_json()["filename"] == "scan.png", "the extension follows the bytes too"
 
 
 @pytest.mark.parametrize(
     ("raw_name", "shown"),
-    [("../../../../etc/passwd.pdf", "passwd.pdf"), ("..\\..\\boot.ini", "boot.ini"), ("..", "upload")],
+    [("../../../../etc/passwd.pdf", "passwd.pdf"), ("..\\..\\boot.ini", "boot.pdf"), ("..", "upload.pdf")],
 )
 def test_traversal_filename_is_harmless(app, client, auth, tmp_path, raw_name, shown):
     data = pdf_bytes(5000)

@@ -19,7 +19,7 @@ from app.errors import ApiError, BadParameter
 from app.extensions import db
 from app.ids import parse_id
 from app.models import Invoice, StoredFile
-from app.uploads.sniffing import ALL_TYPES
+from app.uploads.sniffing import ALL_TYPES, name_for_type
 from app.uploads.storage import Storage, key_for, pending
 from app.uploads.streaming import Received, Upload, receive
 
@@ -46,7 +46,8 @@ def store_document(upload: Upload, storage: Storage, limit: int, invoice_id: str
             return _duplicate(existing, invoice)
         key = key_for(received.sha256)
         obj.commit(key)
-    return _insert(received, upload.filename, key, invoice, storage)
+    # The stored name's extension follows the sniffed type (a PDF sent as setup.exe is kept as setup.pdf).
+    return _insert(received, name_for_type(upload.filename, received.content_type), key, invoice, storage)
 
 
 def find_document(document_id: int) -> StoredFile:
