@@ -385,3 +385,76 @@ def test_dry_run_with_an_unknown_word_is_a_400_naming_it(seeded, client, auth, c
     response = post_file(client, auth, path, "?dry_run=maybe")
     assert response.status_code == 400
     assert response.get_json()["error"]["parameter"] == "dry_run"
+
+
+# ---------------------------------------------------------------- workbooks with several sheets
+
+
+def write_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def three_sheets(tmp_path: Path, client_name: str) -> Path:
+    return write_sheets(
+        tmp_path / "book.xlsx",
+        {
+            "Notas": [["nota"], ["not OTs at all"]],
+            "OTs": [["ot_number", "client"], ["OT-SHEET-1", client_name], ["OT-SHEET-2", client_name]],
+            "Resumen": [["total"], [2]],
+        },
+    )
+
+
+def test_several_sheets_without_a_choice_is_422_naming_them(seeded, client, auth, client_name, tmp_path):
+    before = snapshot(seeded)
+    response = post_file(client, auth, three_sheets(tmp_path, client_name))
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "sheet_required"
+    assert error["sheets"] == ["Notas", "OTs", "Resumen"]
+    assert "Notas, OTs, Resumen" in error["message"] and "sheet=" in error["message"]
+    assert snapshot(seeded) == before, "the first sheet was not read silently"
+    assert temp_files(seeded) == []
+
+
+def test_sheet_parameter_picks_the_sheet(seeded, client, auth, client_name, tmp_path):
+    response = post_file(client, auth, three_sheets(tmp_path, client_name), "?sheet=2")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["created"] == 2
+    assert ot(seeded, "OT-SHEET-1") is not None
+
+
+@pytest.mark.parametrize("sheet", ["4", "0", "abc", "-1"])
+def test_a_bad_sheet_parameter_is_400(seeded, client, auth, client_name, tmp_path, sheet):
+    before = snapshot(seeded)
+    response = post_file(client, auth, three_sheets(tmp_path, client_name), f"?sheet={sheet}")
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["code"], error["parameter"]) == ("invalid_parameter", "sheet")
+    assert snapshot(seeded) == before
+    assert temp_files(seeded) == []
+
+
+def test_one_sheet_needs_no_choice_and_csv_accepts_sheet_1(seeded, client, auth, client_name, tmp_path):
+    single = write_xlsx(tmp_path / "one.xlsx", [["ot_number", "client"], ["OT-ONE-1", client_name]])
+    assert post_file(client, auth, single).status_code == 200
+    csv_file = write_csv(tmp_path / "one.csv", ["ot_number,client", f"OT-ONE-2,{client_name}"])
+    assert post_file(client, auth, csv_file, "?sheet=1").status_code == 200
+    assert post_file(client, auth, csv_file, "?sheet=2").status_code == 400
+
+
+def test_cli_takes_sheet_and_names_the_sheets_without_it(seeded, runner, client_name, tmp_path):
+    path = three_sheets(tmp_path, client_name)
+    refused = runner.invoke(args=["import", "ots", str(path)])
+    assert refused.exit_code != 0
+    assert "Notas, OTs, Resumen" in refused.output
+    done = runner.invoke(args=["import", "ots", str(path), "--sheet", "2"])
+    assert done.exit_code == 0, done.output
+    assert "created 2" in done.output

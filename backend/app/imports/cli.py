@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from app.imports.importer import IMPORT_TYPES, import_file
-from app.imports.spreadsheets import SpreadsheetError
+from app.imports.spreadsheets import SheetChoice, SpreadsheetError
 from app.uploads.sniffing import UnsupportedType, sniff_file
 
 
@@ -22,13 +22,19 @@ def import_group() -> None:
 @import_group.command("ots")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and count, write nothing.")
+@click.option("--sheet", help="Sheet number to read (1 = first); required when the workbook has several.")
 @with_appcontext
-def import_ots_command(path: Path, dry_run: bool) -> None:
+def import_ots_command(path: Path, dry_run: bool, sheet: str | None) -> None:
     """Create or update OTs from an .xlsx or .csv file (same rules as POST /api/ots/import)."""
+    try:
+        choice = SheetChoice.parse(sheet)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sheet") from None
     try:
         content_type = sniff_file(path, IMPORT_TYPES)
         with tqdm(desc="rows", unit="rows", mininterval=0.5) as bar:
-            result = import_file(path, content_type, dry_run, current_app.config["IMPORT_MAX_ROWS"], bar.update)
+            max_rows = current_app.config["IMPORT_MAX_ROWS"]
+            result = import_file(path, content_type, dry_run, max_rows, bar.update, sheet=choice)
     except UnsupportedType as exc:
         raise click.ClickException(f"unsupported file type ({exc}); send an .xlsx or .csv file") from None
     except SpreadsheetError as exc:

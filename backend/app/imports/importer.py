@@ -34,7 +34,14 @@ from sqlalchemy import insert, select, update
 
 from app.errors import ApiError
 from app.extensions import db
-from app.imports.spreadsheets import Row, SpreadsheetError, read_rows
+from app.imports.spreadsheets import (
+    Row,
+    SheetChoice,
+    SheetChoiceNeeded,
+    SheetNotFound,
+    SpreadsheetError,
+    read_rows,
+)
 from app.models import OT_STATUSES, Client, Ot, Provider, utcnow
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
@@ -87,7 +94,9 @@ class ImportResult:
         }
 
 
-def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, max_rows: int) -> ImportResult:
+def import_upload(
+    upload: Upload, limit: int, storage_dir: str, dry_run: bool, max_rows: int, sheet: SheetChoice | None = None
+) -> ImportResult:
     """Spool the upload to a temp file (zip parsers need to seek), import it, always delete the file.
 
     The temp file lives under ``STORAGE_DIR/tmp`` (a disk volume) rather than ``/tmp``, which is RAM
@@ -100,7 +109,11 @@ def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, m
         received = receive(upload, spool.write, limit, IMPORT_TYPES)
         spool.flush()
         try:
-            result = import_file(spool.name, received.content_type, dry_run, max_rows)
+            result = import_file(spool.name, received.content_type, dry_run, max_rows, sheet=sheet)
+        except SheetChoiceNeeded as exc:
+            raise ApiError(422, str(exc), "sheet_required", sheets=exc.sheets) from None
+        except SheetNotFound as exc:
+            raise ApiError(400, str(exc), "invalid_parameter", parameter="sheet", sheets=exc.sheets) from None
         except SpreadsheetError as exc:
             raise ApiError(400, str(exc), "unreadable_spreadsheet") from None
     if result.error_count:
@@ -119,7 +132,12 @@ def import_upload(upload: Upload, limit: int, storage_dir: str, dry_run: bool, m
 
 
 def import_file(
-    path: str | Path, content_type: str, dry_run: bool, max_rows: int, progress: Progress | None = None
+    path: str | Path,
+    content_type: str,
+    dry_run: bool,
+    max_rows: int,
+    progress: Progress | None = None,
+    sheet: SheetChoice | None = None,
 ) -> ImportResult:
     """Import the OTs in ``path``; commit only if every row is valid and this is not a dry run.
 
@@ -128,7 +146,7 @@ def import_file(
     """
     result = ImportResult(dry_run=dry_run)
     try:
-        _import(read_rows(path, content_type), result, max_rows, progress)
+        _import(read_rows(path, content_type, sheet), result, max_rows, progress)
     except BaseException:
         db.session.rollback()
         raise
