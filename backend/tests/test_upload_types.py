@@ -101,6 +101,7 @@ def test_real_workbooks_are_accepted_whatever_their_size(client, auth, tmp_path)
         (b"\xff\xd8\xff\xe0" + os.urandom(300), "photo.jpeg", "photo.jpeg"),
         (b"%PDF-1.7\n" + os.urandom(301), "Factura No. 12", "Factura No. 12.pdf"),
         (b'{"a": 1}', "data.json.exe", "data.json.json"),
+        (b"%PDF-1.7\n" + os.urandom(302), "n" * 255, "n" * 251 + ".pdf"),  # still fits the 255-character column
     ],
 )
 def test_stored_name_extension_follows_the_sniffed_type(client, auth, data, sent_as, stored_as):

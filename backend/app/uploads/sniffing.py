@@ -214,7 +214,7 @@ class _ZipInspector:
             raise UnsupportedType("zip archive whose [Content_Types].xml declares no XLSX workbook")
 
 
-def name_for_type(name: str, content_type: str) -> str:
+def name_for_type(name: str, content_type: str, max_length: int = 255) -> str:
     """``name`` with an extension that matches ``content_type``: the bytes decide, not the client.
 
     A matching extension is kept (any case: ``Scan.JPEG``). Otherwise a trailing extension-like
@@ -228,9 +228,8 @@ def name_for_type(name: str, content_type: str) -> str:
     stem, dot, suffix = name.rpartition(".")
     if dot and ("." + suffix.lower()) in extensions:
         return name
-    if dot and stem and re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,5}", suffix):
-        return stem + extensions[0]
-    return name + extensions[0]
+    base = stem if dot and stem and re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,5}", suffix) else name
+    return base[: max_length - len(extensions[0])] + extensions[0]  # the column holds 255 characters
 
 
 def sniff_file(path: str | Path, allowed: frozenset[str] = ALL_TYPES, chunk_size: int = 64 * 1024) -> str:
