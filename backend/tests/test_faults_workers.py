@@ -63,21 +63,19 @@ def _kill_worker_and_wait_for_replacement(server) -> None:
     _wait(lambda: requests.get(server.url("/health"), timeout=5).status_code == 200, "/health", server)
 
 
-@pytest.mark.parametrize("path", ["/api/uploads?filename=big.pdf", "/api/ots/import"], ids=["upload", "import"])
-def test_sigkill_mid_upload_leaves_no_part_file(server_env, admin_token, tmp_path, path):
+def test_sigkill_mid_upload_leaves_no_part_file(server_env, admin_token, tmp_path):
     storage = Path(server_env["STORAGE_DIR"])
     env = dict(server_env, GUNICORN_WORKERS="1")
     with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
-        (worker,) = _workers(server)
-        body = PDF_HEAD if "uploads" in path else b"ot_number,client\n"
-        sock = _start_slow_upload(server, admin_token, path, 10_000_000, body + b"x" * 200_000)
-        with sock:
-            _wait(lambda: _parts(storage), "the upload's temp file", server)
-            assert [p.name.split("-")[1] for p in _parts(storage)] == [str(worker)], "named by the worker's PID"
-            _kill_worker_and_wait_for_replacement(server)
-        assert _parts(storage) == [], "the master removed the dead worker's temp file"
-        assert [p for p in storage.rglob("*") if p.is_file()] == []
-    assert "exited leaving 1 upload temp file(s); removed" in server.log_text()
+        for path, body in (("/api/uploads?filename=big.pdf", PDF_HEAD), ("/api/ots/import", b"ot_number,client\n")):
+            (worker,) = _workers(server)
+            with _start_slow_upload(server, admin_token, path, 10_000_000, body + b"x" * 200_000):
+                _wait(lambda: _parts(storage), f"the temp file of {path}", server)
+                assert [p.name.split("-")[1] for p in _parts(storage)] == [str(worker)], "named by the worker's PID"
+                _kill_worker_and_wait_for_replacement(server)
+            assert _parts(storage) == [], f"{path}: the master removed the dead worker's temp file"
+            assert [p for p in storage.rglob("*") if p.is_file()] == []
+    assert server.log_text().count("exited leaving 1 upload temp file(s); removed") == 2
 
 
 def test_master_start_removes_every_leftover_part(server_env, tmp_path):
