@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 
@@ -48,4 +50,25 @@ def test_gunicorn_own_errors_are_json(tmp_path, worker_class):
             assert error["message"], name
             assert b"<html" not in response.body.lower()
         assert set(process_tree(server.pid)) - {server.pid} == workers, "the worker survived every request"
+        assert requests.get(server.url("/health"), timeout=5).status_code == 200
+
+
+def test_headers_that_never_finish_are_dropped(tmp_path):
+    """No request yet, so nothing to answer: gunicorn (gevent) closes the connection after GUNICORN_KEEPALIVE."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_KEEPALIVE": "1",
+    }
+    with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        workers = set(process_tree(server.pid)) - {server.pid}
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Half: ")  # and never the rest
+            try:
+                received = sock.recv(1024)
+            except ConnectionResetError:
+                received = b""
+        assert received == b"", "closed without an answer (30 s would mean it was never dropped)"
+        assert set(process_tree(server.pid)) - {server.pid} == workers
         assert requests.get(server.url("/health"), timeout=5).status_code == 200
