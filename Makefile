@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
+.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -45,9 +45,15 @@ test: lint
 test-fast:
 	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not gunicorn"'
 
+# Only the slow fault tests (marker `faults`): database restarts on a private PostgreSQL cluster the tests
+# start with pg_ctl on a free port (skipped when the server binaries are absent), SIGKILL/SIGTERM mid-request.
+# `make test` runs them too.
+test-faults:
+	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m faults'
+
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
+BENCHES := bench-exports bench-search bench-uploads bench-documents bench-monitoring bench-load
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -79,7 +85,12 @@ BENCH_EXPORTS_ARGS ?=
 bench-exports: $(VENV)/.dev
 	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
 
-.PHONY: run test test-fast lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
+# List filters and q= through gunicorn at 100k and 1M invoices (schemas bench_search_<n>, seeded once: ~4 min at 1M).
+# Smaller run: make bench-search BENCH_SEARCH_ARGS="--sizes 100000"
+BENCH_SEARCH_ARGS ?=
+bench-search: $(VENV)/.dev
+	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
+
 bench-report: $(VENV)/.dev
 	$(BIN)/python bench/report.py --keep-machine
 

@@ -33,7 +33,6 @@ RAILWAY_VARIABLES=(
   GUNICORN_GC_FREEZE=true
   GUNICORN_MAX_WORKER_MEMORY_MB=350
   LOG_LEVEL=WARNING
-  MEMORY_ALERT_MB=1500
   MEMORY_SAMPLE_RATE=0.01
   EXPORT_CHUNK_SIZE=100
   UPLOAD_CHUNK_SIZE=65536
@@ -208,10 +207,18 @@ push_branch() {
   run git push "$REMOTE" "$BRANCH" || die "git push to '$REMOTE' failed: see git's message above; nothing on Railway changed"
 }
 
+# MEMORY_ALERT_MB is not in the table on purpose: unset, the service derives it from its container (40% of the
+# cgroup memory limit), the same value check_memory.py recommends (backend/ops/cgroup.py).
+alert_note() {
+  echo "MEMORY_ALERT_MB: leave it unset; the service alerts at 40% of its container's memory limit (400 MB on 1 GB)."
+}
+
 print_variables() {
   echo "Set these variables on the Railway service (dashboard: service > Variables > Raw Editor):"
   echo
   printf '%s\n' "${RAILWAY_VARIABLES[@]}"
+  echo
+  alert_note
   echo
   echo "or, once the CLI is installed and linked (railway login && railway link):"
   echo
@@ -222,6 +229,7 @@ print_variables() {
 
 set_variables() {
   step "Setting the Railway variables"
+  alert_note
   if ! command -v railway >/dev/null 2>&1; then
     echo "Railway CLI not found on PATH."
     print_variables

@@ -8,7 +8,8 @@
 Same report as ``flask memory-check``. It imports only ``ops/`` (no Flask, no SQLAlchemy): it
 measures gunicorn, not itself, and stays small enough to run beside a server near its limit. On
 Railway use ``--url`` from your machine, or ``railway ssh`` and run it in the container:
-``railway run`` would run it on your laptop. Exit codes: see ``docs/monitoring.md``.
+``railway run`` would run it on your laptop. Exit codes: 0 excellent/good, 1 warning, 2 critical,
+3 could not measure, 64 usage error (``docs/failure-modes.md``).
 """
 
 import sys

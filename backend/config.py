@@ -39,6 +39,14 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str, minimum: int = 0) -> int | None:
+    """An integer, or None when unset or empty (the caller derives a value: see MEMORY_ALERT_MB)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _int(env, name, 0, minimum)
+
+
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -113,6 +121,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
         "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
+        # Seconds a request body may go without a byte before the upload is dropped with a 408.
+        "UPLOAD_READ_TIMEOUT": _float(env, "UPLOAD_READ_TIMEOUT", 30.0, 0.1, 3600.0),
         "STORAGE_BACKEND": _choice(env, "STORAGE_BACKEND", "local", ("local", "s3")),
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(BACKEND_DIR / "instance" / "storage"),
         "S3_BUCKET": env.get("S3_BUCKET", ""),
@@ -125,7 +135,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DOCUMENTS_ZIP_MAX_CONCURRENT": _int(env, "DOCUMENTS_ZIP_MAX_CONCURRENT", 2, minimum=1),
         "IMPORT_MAX_ROWS": _int(env, "IMPORT_MAX_ROWS", 1_000_000, minimum=1),
         "MEMORY_SAMPLE_RATE": _float(env, "MEMORY_SAMPLE_RATE", 0.01, 0.0, 1.0),
-        "MEMORY_ALERT_MB": _int(env, "MEMORY_ALERT_MB", 1500, minimum=1),
+        # None (unset): 40% of the container's cgroup memory limit, 400 MB without one (ops.cgroup).
+        "MEMORY_ALERT_MB": _optional_int(env, "MEMORY_ALERT_MB", minimum=1),
         "MEMORY_LARGE_REQUEST_MB": _int(env, "MEMORY_LARGE_REQUEST_MB", 10, minimum=1),
         "ENABLE_TEST_ROUTES": _bool(env, "NEXTOPS_ENABLE_TEST_ROUTES", False),
         "MIGRATIONS_CLI": _bool(env, "NEXTOPS_MIGRATIONS_CLI", True),

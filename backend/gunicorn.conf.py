@@ -7,7 +7,7 @@ it once in the master before loading the app. The hooks' logic lives in ``ops/wo
 tests can exercise it without a gunicorn.
 """
 
-from config import gunicorn_settings
+from config import gunicorn_settings, load_config
 
 _settings = gunicorn_settings()
 
@@ -24,6 +24,7 @@ import signal  # noqa: E402
 
 from logs import STARTUP_LOGGER, logging_dict  # noqa: E402
 from ops.gunicorn_master import remove_stale_pidfile  # noqa: E402
+from ops.leftovers import clean_after_worker, clean_at_start  # noqa: E402
 from ops.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
@@ -33,10 +34,16 @@ from ops.worker_lifecycle import (  # noqa: E402
     unfreeze_heap,
     will_reach_max_requests,
 )
+from ops.workers import WORKER_CLASSES  # noqa: E402
+
+# STORAGE_DIR and the S3 settings, for the master's clean-up of what dead workers leave (ops/leftovers.py).
+_app_config = load_config()
 
 bind = _settings.bind
 workers = _settings.workers
-worker_class = _settings.worker_class
+# gunicorn's own gevent/sync/gthread worker, subclassed so that the errors gunicorn answers itself (400 malformed,
+# 414 request line too long, 431 headers too large, 500) are JSON like the app's (ops/workers/).
+worker_class = WORKER_CLASSES[_settings.worker_class]
 worker_connections = _settings.worker_connections
 max_requests = _settings.max_requests
 max_requests_jitter = _settings.max_requests_jitter
@@ -77,6 +84,11 @@ def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
     log.info("  Max worker memory: %s MB (0 = off)", _settings.max_worker_memory_mb)
     log.info("  Bind: %s", ", ".join(server.cfg.bind))
     log.info("  Pidfile: %s", server.cfg.pidfile)
+    # Nothing is in flight before the first fork: every upload/import temp file and S3 multipart upload left
+    # by a killed worker or master goes now.
+    removed = clean_at_start(_app_config)
+    if removed:
+        log.info("Removed %d leftover upload temp files / S3 multipart uploads", removed)
 
 
 def when_ready(server) -> None:  # noqa: ANN001
@@ -129,8 +141,13 @@ def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001
-    """In the master: a worker has exited; drop the extra slot its early replacement used."""
+    """In the master: a worker has exited; drop the extra slot its early replacement used, and remove the temp
+    files and S3 multipart uploads it owned (after a SIGKILL, e.g. the OOM killer's, it removed nothing itself).
+    This runs before gunicorn forks the replacement, so a reused PID owns nothing yet."""
     give_back_extra_slot(server, _settings.workers)
+    removed = clean_after_worker(_app_config, worker.pid)
+    if removed:
+        server.log.warning("Worker %s exited leaving %d upload temp file(s); removed", worker.pid, removed)
 
 
 def worker_exit(server, worker) -> None:  # noqa: ANN001

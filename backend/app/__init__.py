@@ -10,8 +10,9 @@ from flask import Flask
 from app.auth import install_auth
 from app.cli import register_cli
 from app.database import init_database
-from app.errors import register_error_handlers
+from app.errors import install_json_errors_middleware, register_error_handlers
 from app.extensions import db
+from app.ids import IdConverter
 from app.monitoring import init_app as init_monitoring
 from config import BACKEND_DIR, load_config
 from logs import configure_logging
@@ -32,8 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_monitoring(app)  # memory sampler around the WSGI app, /api/monitoring/memory
     install_auth(app)
     register_error_handlers(app)
+    app.url_map.converters["id"] = IdConverter  # <id:...>: 1..2**63-1, so SQLite never sees a bigger int
     _register_blueprints(app)
     register_cli(app)
+    install_json_errors_middleware(app)  # last: the outermost WSGI layer
     return app
 
 

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from app.catalogs import cost_type_codes
 from app.errors import BadParameter
 from app.extensions import db
+from app.ids import parse_id
 from app.models import (
     ASSIGNMENT_METHODS,
     BILLING_STATUSES,
@@ -59,13 +60,7 @@ def _date(name: str, raw: str) -> dt.date:
 
 
 def _int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(name, f"expected an integer, got {raw!r}") from None
-    if not 1 <= value <= 2**62:
-        raise BadParameter(name, f"expected a positive id, got {raw!r}")
-    return value
+    return parse_id(name, raw)
 
 
 def _decimal(name: str, raw: str) -> Decimal:

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.errors import DATABASE_RETRY_AFTER
 from app.extensions import db
 
 bp = Blueprint("health", __name__)
@@ -30,6 +31,7 @@ def ready() -> ResponseReturnValue:
     except SQLAlchemyError as exc:
         log.warning("readiness check failed: %s", exc)
         db.session.rollback()
-        error = {"code": "database_unavailable", "message": type(exc).__name__}
-        return jsonify(status="unavailable", database="error", error=error), 503
+        error = {"code": "database_unavailable", "message": f"the database does not answer ({type(exc).__name__})"}
+        response = jsonify(status="unavailable", database="error", error=error)
+        return response, 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
     return jsonify(status="ok", database="ok")

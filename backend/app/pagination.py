@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from app.errors import BadParameter
 from app.extensions import db
+from app.ids import is_id
 
 CURSOR_VERSION = "v1"
 
@@ -40,7 +41,7 @@ def decode_cursor(raw: str) -> int:
         last_id = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadParameter("cursor", "not a cursor this API issued") from None
-    if version != CURSOR_VERSION or last_id < 1:
+    if version != CURSOR_VERSION or not is_id(last_id):
         raise BadParameter("cursor", "not a cursor this API issued")
     return last_id
 

@@ -13,11 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops.process_memory import to_mb
+from values import MB
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_ROOT = Path("/proc")
 # cgroup v1 reports "no limit" as a huge page-aligned number (PAGE_COUNTER_MAX * page size).
 V1_UNLIMITED = 1 << 60
+# MEMORY_ALERT_MB, when not set: this share of the container's limit. One worker at 40% of the container means
+# the tree (master + 2 workers, sharing pages) is heading for the limit, with time left to read the alert before
+# the OOM kill. Without a visible limit: the 1 GB container the service is sized for (RAILWAY_SETUP.md).
+ALERT_SHARE = 0.4
+ASSUMED_CONTAINER_MB = 1024
+
+
+def recommended_alert_mb(limit_bytes: int | None) -> int:
+    """The one recommended ``MEMORY_ALERT_MB``: 40% of the cgroup limit in MB, down to a multiple of 10.
+
+    The app uses it when the variable is unset, ``check_memory.py`` recommends it, and the deploy
+    script and docs quote it (400 for a 1 GB container).
+    """
+    container_mb = limit_bytes / MB if limit_bytes else ASSUMED_CONTAINER_MB
+    return max(10, int(container_mb * ALERT_SHARE) // 10 * 10)
 
 
 @dataclass(frozen=True)

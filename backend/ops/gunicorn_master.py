@@ -25,6 +25,10 @@ class MasterNotFound(LookupError):
     """No single gunicorn master could be identified; the message says what was tried."""
 
 
+class NotAMaster(ValueError):
+    """``--pid`` names a gunicorn worker: measuring it as a master would report "0 workers", all fine."""
+
+
 @dataclass(frozen=True)
 class MasterLookup:
     pid: int
@@ -38,6 +42,12 @@ def find_master(
     if pid is not None:
         if not _is_gunicorn(pid):
             raise MasterNotFound(f"PID {pid} is not a running gunicorn process")
+        parent = _parent(pid)
+        if parent is not None and _is_gunicorn(parent):
+            raise NotAMaster(
+                f"PID {pid} is a gunicorn worker (its parent {parent} is the master): pass --pid {parent},"
+                " or no --pid to find the master by its pidfile"
+            )
         return MasterLookup(pid, "--pid")
     configured = pidfile or gunicorn_settings(os.environ if env is None else env).pidfile
     from_file = _read_pidfile(Path(configured))
@@ -78,6 +88,13 @@ def remove_stale_pidfile(path: str) -> bool:
         return False
     pidfile.unlink(missing_ok=True)
     return True
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return psutil.Process(pid).ppid()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
 def _is_gunicorn(pid: int) -> bool:

@@ -3,7 +3,11 @@
 Locally it measures the gunicorn tree on this host (found by pidfile or process scan), never itself.
 With ``--url`` it reads a deployed instance's ``/api/monitoring/memory`` endpoint: the right way to
 check Railway, since ``railway run`` runs the command on the operator's machine with the service's
-variables. Exit codes: 0 excellent/good, 1 warning, 2 critical, 3 could not measure.
+variables.
+
+Exit codes (docs/failure-modes.md): 0 excellent/good, 1 warning, 2 critical, 3 could not measure,
+64 usage error (EX_USAGE from sysexits.h: a bad option, or ``--pid`` of a worker). argparse's own 2
+for usage errors would read as CRITICAL to a monitor, so the parser exits 64 instead.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -20,18 +25,28 @@ from typing import Any
 import psutil
 
 from ops.cgroup import CGROUP_ROOT
-from ops.gunicorn_master import MasterNotFound, find_master, process_environment
+from ops.gunicorn_master import MasterNotFound, NotAMaster, find_master, process_environment
 from ops.memory_report import Thresholds, build_report, classify, render_text, unknown_report
 
 ENDPOINT = "/api/monitoring/memory"
+EX_USAGE = 64
+EXIT_CODES = "Exit codes: 0 excellent/good, 1 warning, 2 critical, 3 could not measure, 64 usage error."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, which is CRITICAL here: exit 64 (EX_USAGE) instead."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser(prog: str = "check_memory.py") -> argparse.ArgumentParser:
     defaults = Thresholds()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         description="Memory health of the NextOps gunicorn tree (PSS totals, cgroup, settings).",
-        epilog="Exit codes: 0 excellent/good, 1 warning, 2 critical, 3 could not measure.",
+        epilog=EXIT_CODES,
     )
     target = parser.add_argument_group("target (default: the gunicorn master on this host)")
     target.add_argument("--pid", type=int, help="PID of the gunicorn master to measure")
@@ -63,7 +78,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "check_memory.py") -> in
     if args.url:
         report = _remote_report(args.url, args.token, args.timeout, thresholds)
     else:
-        report = _local_report(args, thresholds)
+        try:
+            report = _local_report(args, thresholds)
+        except NotAMaster as exc:
+            parser.error(str(exc))
     print(json.dumps(report, indent=2) if args.json else render_text(report), end="\n" if args.json else "")
     return report["exit_code"]
 

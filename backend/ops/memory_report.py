@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from config import ConfigError, gunicorn_settings, load_config
-from ops.cgroup import CGROUP_ROOT, read_cgroup_memory
+from ops.cgroup import CGROUP_ROOT, read_cgroup_memory, recommended_alert_mb
 from ops.process_memory import full_reading, process_tree, to_mb
 
 STATUS_MESSAGES = {
@@ -111,14 +111,23 @@ def settings_report(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def monitoring_thresholds(
-    env: Mapping[str, str], thresholds: Thresholds, app_config: Mapping[str, Any] | None = None
+    env: Mapping[str, str],
+    thresholds: Thresholds,
+    app_config: Mapping[str, Any] | None = None,
+    cgroup_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Status limits plus the MEMORY_* values the service runs with (its app config when at hand)."""
+    """Status limits plus the MEMORY_* values the service runs with (its app config when at hand).
+
+    An unset MEMORY_ALERT_MB is reported as the value the service derives from the container's limit.
+    """
     result: dict[str, Any] = dataclasses.asdict(thresholds)
+    recommended = recommended_alert_mb(cgroup_limit)
+    result["recommended_memory_alert_mb"] = recommended
     try:
         config = load_config(env) if app_config is None else app_config
+        alert_mb = config["MEMORY_ALERT_MB"]
         result.update(
-            memory_alert_mb=config["MEMORY_ALERT_MB"],
+            memory_alert_mb=recommended if alert_mb is None else alert_mb,
             memory_sample_rate=config["MEMORY_SAMPLE_RATE"],
             memory_large_request_mb=config["MEMORY_LARGE_REQUEST_MB"],
             max_worker_memory_mb=gunicorn_settings(env).max_worker_memory_mb,
@@ -148,7 +157,7 @@ def build_report(
         "gunicorn": measure_tree(master_pid, root_role),
         "cgroup": cgroup.as_dict() if cgroup else None,
         "settings": {**settings_report(env), "source": env_source},
-        "thresholds": monitoring_thresholds(env, thresholds, app_config),
+        "thresholds": monitoring_thresholds(env, thresholds, app_config, cgroup.limit if cgroup else None),
     }
     return classify(report, thresholds)
 
@@ -197,10 +206,12 @@ def recommendations(report: dict[str, Any], status: str, thresholds: Thresholds)
             f"The container uses {cgroup['usage_percent']}% of its {cgroup['limit_mb']} MB limit"
             f" (anon {cgroup['anon_mb']} MB, file cache {cgroup['file_mb']} MB)"
         )
+    recommended = report["thresholds"].get("recommended_memory_alert_mb")
     if cgroup and cgroup.get("limit_mb") and alert_mb and alert_mb >= cgroup["limit_mb"]:
         advice.append(
             f"MEMORY_ALERT_MB ({alert_mb}) is not below the container limit ({cgroup['limit_mb']} MB):"
-            " the alert can never fire before the OOM kill; set it to about 40% of the limit"
+            f" the alert can never fire before the OOM kill; unset it (the service then uses {recommended} MB,"
+            " 40% of the limit) or set it to that"
         )
     return advice
 

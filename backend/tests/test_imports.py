@@ -196,18 +196,24 @@ def test_archive_with_too_many_entries_is_refused(seeded, client, auth, tmp_path
     _assert_rejected(seeded, post_file(client, auth, path), "1505 entries", snapshot(seeded))
 
 
-@pytest.mark.parametrize("damage", ["garbage-sheet", "truncated"])
-def test_malformed_xlsx_is_a_clear_400(seeded, client, auth, client_name, tmp_path, damage):
+def test_malformed_xlsx_is_a_clear_400(seeded, client, auth, client_name, tmp_path):
     path = tmp_path / "broken.xlsx"
-    if damage == "garbage-sheet":
-        write_raw_xlsx(path, "<worksheet><sheetData><row><c>unclosed")
-        fragment = "no element found"
-    else:
-        rows = [["ot_number", "client"]] + [[f"OT-T-{n}", client_name] for n in range(2000)]
-        write_raw_xlsx(path, sheet_xml(rows))
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-        fragment = "not a valid zip archive"
-    _assert_rejected(seeded, post_file(client, auth, path), fragment, snapshot(seeded))
+    write_raw_xlsx(path, "<worksheet><sheetData><row><c>unclosed")
+    _assert_rejected(seeded, post_file(client, auth, path), "no element found", snapshot(seeded))
+
+
+def test_truncated_xlsx_is_not_taken_for_a_workbook(seeded, client, auth, client_name, tmp_path):
+    """Half a zip has no directory: nothing says it is a workbook (415, as for any other non-workbook zip)."""
+    path = tmp_path / "broken.xlsx"
+    rows = [["ot_number", "client"]] + [[f"OT-T-{n}", client_name] for n in range(2000)]
+    write_raw_xlsx(path, sheet_xml(rows))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    before = snapshot(seeded)
+    response = post_file(client, auth, path)
+    assert response.status_code == 415, response.get_json()
+    assert "directory cannot be read" in response.get_json()["error"]["message"]
+    assert snapshot(seeded) == before
+    assert temp_files(seeded) == []
 
 
 def test_import_accepts_only_spreadsheets(seeded, client, auth, tmp_path):
@@ -238,3 +244,86 @@ def test_dry_run_with_an_unknown_word_is_a_400_naming_it(seeded, client, auth, c
     response = post_file(client, auth, path, "?dry_run=maybe")
     assert response.status_code == 400
     assert response.get_json()["error"]["parameter"] == "dry_run"
+
+
+# ---------------------------------------------------------------- workbooks with several sheets
+
+
+def write_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def three_sheets(tmp_path: Path, client_name: str) -> Path:
+    return write_sheets(
+        tmp_path / "book.xlsx",
+        {
+            "Notas": [["nota"], ["not OTs at all"]],
+            "OTs": [["ot_number", "client"], ["OT-SHEET-1", client_name], ["OT-SHEET-2", client_name]],
+            "Resumen": [["total"], [2]],
+        },
+    )
+
+
+def test_several_sheets_the_teams_by_name_else_the_largest_with_a_warning(seeded, client, auth, client_name, tmp_path):
+    """Never the first sheet silently: the team's sheet by its name, else the largest, saying so."""
+    named = post_file(client, auth, three_sheets(tmp_path, client_name), "?dry_run=1").get_json()
+    assert (named["files"][0]["sheet"], named["created"], named["warnings"]) == ("OTs", 2, [])
+    unnamed = write_sheets(
+        tmp_path / "hojas.xlsx",
+        {
+            "Notas": [["nota"], ["not OTs at all"]],
+            "Hoja2": [["ot_number", "client"]] + [[f"OT-H-{n}", client_name] for n in range(3)],
+            "Resumen": [["total"], [3]],
+        },
+    )
+    before = snapshot(seeded)
+    body = post_file(client, auth, unnamed, "?dry_run=1").get_json()
+    assert body["files"][0]["sheet"] == "Hoja2" and body["created"] == 3
+    (warning,) = body["warnings"]
+    assert "largest" in warning["message"] and "Notas, Resumen" in warning["message"]
+    assert "sheet=" in warning["message"]
+    assert snapshot(seeded) == before
+    assert temp_files(seeded) == []
+
+
+def test_sheet_parameter_picks_the_sheet(seeded, client, auth, client_name, tmp_path):
+    response = post_file(client, auth, three_sheets(tmp_path, client_name), "?sheet=2")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["created"] == 2
+    assert ot(seeded, "OT-SHEET-1") is not None
+
+
+@pytest.mark.parametrize("sheet", ["4", "0", "abc", "-1"])
+def test_a_bad_sheet_parameter_is_400(seeded, client, auth, client_name, tmp_path, sheet):
+    before = snapshot(seeded)
+    response = post_file(client, auth, three_sheets(tmp_path, client_name), f"?sheet={sheet}")
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["code"], error["parameter"]) == ("invalid_parameter", "sheet")
+    assert snapshot(seeded) == before
+    assert temp_files(seeded) == []
+
+
+def test_one_sheet_needs_no_choice_and_csv_accepts_sheet_1(seeded, client, auth, client_name, tmp_path):
+    single = write_xlsx(tmp_path / "one.xlsx", [["ot_number", "client"], ["OT-ONE-1", client_name]])
+    assert post_file(client, auth, single).status_code == 200
+    csv_file = write_csv(tmp_path / "one.csv", ["ot_number,client", f"OT-ONE-2,{client_name}"])
+    assert post_file(client, auth, csv_file, "?sheet=2").status_code == 400
+    assert post_file(client, auth, csv_file, "?sheet=1").status_code == 200
+
+
+def test_cli_takes_sheet_and_names_the_sheets_when_it_is_wrong(seeded, runner, client_name, tmp_path):
+    path = three_sheets(tmp_path, client_name)
+    refused = runner.invoke(args=["import", "ots", str(path), "--sheet", "7"])
+    assert refused.exit_code != 0
+    assert "Notas, OTs, Resumen" in refused.output
+    done = runner.invoke(args=["import", "ots", str(path), "--sheet", "2"])
+    assert done.exit_code == 0, done.output
+    assert "created 2" in done.output

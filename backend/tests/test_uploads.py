@@ -199,11 +199,12 @@ def test_type_comes_from_the_bytes_not_the_claim(client, auth):
     response = client.post("/api/uploads", data=multipart(png, "scan.pdf", "application/pdf"), headers=auth)
     assert response.status_code == 201
     assert response.get_json()["content_type"] == "image/png"
+    assert response.get_json()["filename"] == "scan.png", "the extension follows the bytes too"
 
 
 @pytest.mark.parametrize(
     ("raw_name", "shown"),
-    [("../../../../etc/passwd.pdf", "passwd.pdf"), ("..\\..\\boot.ini", "boot.ini"), ("..", "upload")],
+    [("../../../../etc/passwd.pdf", "passwd.pdf"), ("..\\..\\boot.ini", "boot.pdf"), ("..", "upload.pdf")],
 )
 def test_traversal_filename_is_harmless(app, client, auth, tmp_path, raw_name, shown):
     data = pdf_bytes(5000)
@@ -289,7 +290,8 @@ def test_malformed_multipart_is_a_clear_400(app, client, auth, body, content_typ
         "/api/uploads", data=body, headers={**auth, "Content-Type": f"multipart/form-data; {content_type}".strip()}
     )
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "malformed_upload"
+    expected = "no_file_field" if body is NO_FILE_PART else "malformed_upload"
+    assert response.get_json()["error"]["code"] == expected
     assert_nothing_left(app)
 
 
@@ -355,4 +357,14 @@ def test_database_error_after_the_move_removes_the_file(app, seeded, client, aut
     response = client.post(f"/api/uploads?invoice_id={invoice_id}", data=multipart(pdf_bytes(7000)), headers=auth)
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"
+    assert_nothing_left(app)
+
+
+@pytest.mark.parametrize("path", ["/api/uploads", "/api/ots/import"])
+def test_form_urlencoded_post_is_400_no_file_field(app, client, auth, path):
+    response = client.post(path, data={"file": "not a file", "invoice_id": "1"}, headers=auth)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "no_file_field"
+    assert "no file field" in error["message"]
     assert_nothing_left(app)

@@ -141,3 +141,35 @@ def test_chunked_upload_abort_and_limit_through_gunicorn(app, server_env, admin_
         # The worker survived all of it and still serves.
         assert set(process_tree(server.pid)) - {server.pid} == workers
         assert requests.get(server.url("/health"), timeout=5).status_code == 200
+
+
+def test_stalled_body_is_408_and_leaves_nothing(app, server_env, admin_token, tmp_path):
+    env = dict(server_env, GUNICORN_WORKERS="1", UPLOAD_READ_TIMEOUT="0.5")
+    with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        before = _leftovers(app)
+        for path in ("/api/uploads?filename=slow.pdf", "/api/ots/import"):
+            with _connect(server) as sock:
+                headers = {"Content-Type": "application/octet-stream", "Content-Length": "100000"}
+                sock.sendall(_head(path, admin_token, headers) + b"%PDF-1.7\n" + b"x" * 1000)  # then nothing
+                sock.settimeout(30)  # a bound for a broken server only; the answer comes after UPLOAD_READ_TIMEOUT
+                status, body = _response(sock)
+            assert status == 408, (path, body)
+            assert body["error"]["code"] == "upload_timeout"
+            _wait_for_log(server, f'"POST {path} HTTP/1.1" 408')
+            assert _leftovers(app) == before, "no temp file, no file, no row"
+        assert requests.get(server.url("/health"), timeout=5).status_code == 200
+
+
+def test_malformed_chunked_body_is_400_json(app, server_env, admin_token, tmp_path):
+    env = dict(server_env, GUNICORN_WORKERS="1")
+    with run_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        before = _leftovers(app)
+        for bad_chunk in (b"zz\r\n", b"5\r\nabcdefgh\r\n", b"-1\r\n"):  # size, missing terminator, negative
+            with _connect(server) as sock:
+                sock.sendall(_head("/api/uploads?filename=c.pdf", admin_token, {"Transfer-Encoding": "chunked"}))
+                sock.sendall(_chunk(b"%PDF-1.7\n" + b"x" * 5000) + bad_chunk)
+                status, body = _response(sock)
+            assert status == 400, (bad_chunk, body)
+            assert body["error"]["code"] == "malformed_body"
+            assert _leftovers(app) == before
+        assert requests.get(server.url("/health"), timeout=5).status_code == 200

@@ -42,7 +42,7 @@ def list_invoices() -> ResponseReturnValue:
     return _page(Invoice, invoice_conditions(request.args, PAGINATION_PARAMS), INVOICE_OPTIONS, invoice_json)
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 def get_invoice(invoice_id: int) -> ResponseReturnValue:
     return _one(Invoice, invoice_id, INVOICE_OPTIONS, invoice_json)
 
@@ -53,6 +53,6 @@ def list_ots() -> ResponseReturnValue:
     return _page(Ot, ot_conditions(request.args, PAGINATION_PARAMS), OT_OPTIONS, ot_json)
 
 
-@bp.get("/ots/<int:ot_id>")
+@bp.get("/ots/<id:ot_id>")
 def get_ot(ot_id: int) -> ResponseReturnValue:
     return _one(Ot, ot_id, OT_OPTIONS, ot_json)

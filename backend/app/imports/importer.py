@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,6 +41,7 @@ from app.models import FIELD_SOURCE_RANK, Client, ClientResolution, ImportedFile
 from app.shipping_codes import is_ot_number, normalise_ot_number, split_containers
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
+from ops.leftovers import PART_SUFFIX, part_prefix, temp_dir
 
 IMPORT_TYPES = frozenset({XLSX, CSV})
 BATCH_SIZE = 500
@@ -211,11 +211,11 @@ def _spooled(uploads: Iterable[Upload], storage_dir: str, limit: int) -> Iterato
     The temp files live under ``STORAGE_DIR/tmp`` (a disk volume) rather than ``/tmp``, which is RAM
     wherever ``/tmp`` is a tmpfs; their names carry the worker's pid.
     """
-    temp_dir = Path(storage_dir) / "tmp"
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    directory = temp_dir(storage_dir)
+    directory.mkdir(parents=True, exist_ok=True)
     for upload in uploads:
-        prefix = f"import-{os.getpid()}-"
-        with tempfile.NamedTemporaryFile(dir=temp_dir, prefix=prefix, suffix=".part") as spool:
+        # import-<pid>-<random>.part: the master removes it if this worker is killed mid-import (ops/leftovers.py).
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=part_prefix("import"), suffix=PART_SUFFIX) as spool:
             received = receive(upload, spool.write, limit, IMPORT_TYPES)
             spool.flush()
             yield SourceFile(upload.filename, spool.name, received.sha256, received.content_type)
@@ -308,6 +308,10 @@ class _Importer:
                 if sheet.warning:
                     context.warn(None, None, sheet.warning)
                 context.run()
+        except team_sheet.SheetNotFound as exc:
+            raise ApiError(
+                400, f"{source.filename}: {exc}", "invalid_parameter", parameter="sheet", sheets=exc.sheets
+            ) from None
         except SpreadsheetError as exc:
             raise ApiError(400, f"{source.filename}: {exc}", "unreadable_spreadsheet", file=source.filename) from None
 

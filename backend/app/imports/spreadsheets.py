@@ -57,6 +57,7 @@ def first_sheet(sheets: Sequence[tuple[str, int]]) -> tuple[str, str | None]:
 def open_sheet(path: str | Path, content_type: str, choose: SheetChooser = first_sheet) -> Iterator[Sheet]:
     """The chosen sheet of an XLSX file, or the rows of a CSV file; rows are numbered as the user sees them."""
     if content_type == CSV:
+        choose([("csv", 1)])  # a CSV file is one sheet: a choice of another one is refused here too
         yield Sheet(None, None, csv_rows(path))
     elif content_type == XLSX:
         with _xlsx_workbook(path) as workbook:
@@ -94,10 +95,7 @@ def _choose(workbook: Any, choose: SheetChooser) -> Sheet:
     if not workbook.worksheets:
         raise SpreadsheetError("the workbook has no worksheet")
     sizes = [(sheet.title, sheet.max_row or 0) for sheet in workbook.worksheets]  # as declared: cheap, a hint
-    try:
-        name, warning = choose(sizes)
-    except LookupError as exc:
-        raise SpreadsheetError(str(exc)) from None
+    name, warning = choose(sizes)
     sheet = workbook[name]
     sheet.reset_dimensions()
     return Sheet(name, warning, _sheet_rows(sheet))

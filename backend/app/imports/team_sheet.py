@@ -140,19 +140,30 @@ def _english_name(name: str) -> str | None:
     return field if field in ALIASES else None
 
 
+class SheetNotFound(LookupError):
+    """The ``sheet`` asked for is not in the workbook; ``sheets`` names those that are."""
+
+    def __init__(self, message: str, sheets: list[str]) -> None:
+        super().__init__(message)
+        self.sheets = sheets
+
+
 def choose_sheet(sheets: Sequence[tuple[str, int]], requested: str | None) -> tuple[str, str | None]:
     """The sheet to read and, when the choice was not obvious, a warning that says which was taken.
 
-    ``requested`` (the ``sheet`` parameter) wins; then a sheet whose name holds one of the team's
-    words (IMPORT 2025, BASE, DATOS, OTS, ORDENES); then the largest by declared size.
-    Raises ``LookupError`` naming the sheets when the requested one does not exist.
+    ``requested`` (the ``sheet`` parameter: a name, or a number with 1 = the first tab) wins; then a
+    sheet whose name holds one of the team's words (IMPORT 2025, BASE, DATOS, OTS, ORDENES); then the
+    largest by declared size, never the first one silently. Raises :class:`SheetNotFound` naming
+    the sheets when the requested one does not exist.
     """
     names = [name for name, _ in sheets]
     if requested is not None:
         for name in names:
             if normalise(name) == normalise(requested):
                 return name, None
-        raise LookupError(f"no sheet named {requested!r}; the workbook has: {', '.join(names)}")
+        if requested.isdigit() and 1 <= int(requested) <= len(names):
+            return names[int(requested) - 1], None
+        raise SheetNotFound(f"no sheet {requested!r}; the workbook has: {', '.join(names)}", names)
     for word in PREFERRED_SHEET_WORDS:
         for name in names:
             if word in normalise(name).split() or normalise(name).startswith(word):

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ops.cgroup import read_cgroup_memory, recommended_alert_mb
+
+
+def alert_mb_for_this_container() -> int:
+    """MEMORY_ALERT_MB when it is not set: 40% of this container's memory limit (400 MB when none is visible)."""
+    cgroup = read_cgroup_memory()
+    return recommended_alert_mb(cgroup.limit if cgroup else None)
+
 
 def init_app(app: Flask) -> None:
     """Install the per-request sampler and the monitoring blueprint (plus test routes when enabled).
@@ -13,6 +21,8 @@ def init_app(app: Flask) -> None:
     from app.monitoring.routes import bp
     from app.monitoring.sampler import install_sampler
 
+    if app.config["MEMORY_ALERT_MB"] is None:
+        app.config["MEMORY_ALERT_MB"] = alert_mb_for_this_container()
     install_sampler(app)
     app.register_blueprint(bp)
     if app.config["ENABLE_TEST_ROUTES"]:

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.errors import ApiError, BadParameter
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Invoice, StoredFile
-from app.uploads.sniffing import ALL_TYPES
+from app.uploads.sniffing import ALL_TYPES, name_for_type
 from app.uploads.storage import Storage, key_for, pending
 from app.uploads.streaming import Received, Upload, receive
 
@@ -45,7 +46,8 @@ def store_document(upload: Upload, storage: Storage, limit: int, invoice_id: str
             return _duplicate(existing, invoice)
         key = key_for(received.sha256)
         obj.commit(key)
-    return _insert(received, upload.filename, key, invoice, storage)
+    # The stored name's extension follows the sniffed type (a PDF sent as setup.exe is kept as setup.pdf).
+    return _insert(received, name_for_type(upload.filename, received.content_type), key, invoice, storage)
 
 
 def find_document(document_id: int) -> StoredFile:
@@ -59,10 +61,7 @@ def find_document(document_id: int) -> StoredFile:
 def _invoice(raw: str | None) -> Invoice | None:
     if raw is None or raw == "":
         return None
-    try:
-        invoice_id = int(raw)
-    except ValueError:
-        raise BadParameter(INVOICE_FIELD, f"expected an integer, got {raw!r}") from None
+    invoice_id = parse_id(INVOICE_FIELD, raw)
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         raise BadParameter(INVOICE_FIELD, f"no invoice with id {invoice_id}")

@@ -1,5 +1,10 @@
 """Serve a stored document: streamed, with ETag = sha256 and byte ranges; as an attachment or a preview.
 
+Downloads are always ``Content-Disposition: attachment`` with ``X-Content-Type-Options: nosniff``, and a
+file name whose extension matches the sniffed type (rows stored before names were fixed on upload get
+it here): a browser saves the file and never renders it in our origin. The preview shows PDFs inline,
+under a Content-Security-Policy of its own; every other type stays an attachment there too.
+
 The body is the storage's seekable chunk reader, so Werkzeug's ``make_conditional`` answers
 ``If-None-Match`` (304), ``Range`` (206, seeking to the start instead of reading up to it),
 ``If-Range`` and unsatisfiable ranges (416) the same way for the local and the S3 backend.
@@ -24,7 +29,7 @@ from flask import Request, Response
 from werkzeug.utils import secure_filename
 
 from app.models import StoredFile
-from app.uploads.sniffing import PDF
+from app.uploads.sniffing import PDF, name_for_type
 from app.uploads.storage import Storage
 
 FALLBACK_NAME = "download"
@@ -39,9 +44,8 @@ def document_response(record: StoredFile, storage: Storage, request: Request, in
     response = Response(storage.open(record.storage_key), mimetype=record.content_type, direct_passthrough=True)
     response.content_length = record.size
     response.set_etag(record.sha256)
-    response.headers["Content-Disposition"] = content_disposition(
-        record.original_filename, "inline" if shown else "attachment"
-    )
+    name = name_for_type(record.original_filename, record.content_type)
+    response.headers["Content-Disposition"] = content_disposition(name, "inline" if shown else "attachment")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = PDF_VIEWER_CSP if shown else LOCKED_DOWN_CSP
     response.cache_control.private = True

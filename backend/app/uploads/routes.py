@@ -46,12 +46,12 @@ def upload() -> ResponseReturnValue:
     return jsonify(body), 200 if stored.duplicate else 201
 
 
-@bp.get("/uploads/<int:document_id>")
+@bp.get("/uploads/<id:document_id>")
 def metadata(document_id: int) -> ResponseReturnValue:
     return jsonify(document_json(find_document(document_id)))
 
 
-@bp.get("/uploads/<int:document_id>/content")
+@bp.get("/uploads/<id:document_id>/content")
 def download(document_id: int) -> ResponseReturnValue:
     return document_response(find_document(document_id), get_storage(current_app), request)
 

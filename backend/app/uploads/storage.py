@@ -14,17 +14,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from flask import Flask
 
+from ops.leftovers import part_name, s3_client, s3_temp_key, temp_dir
 from values import MB
 
 log = logging.getLogger(__name__)
-TEMP_PREFIX = "tmp/"
 # S3 multipart parts must be at least 5 MiB (except the last): the smallest part is the least memory.
 S3_PART_SIZE = 5 * MB
 EXTENSION_KEY = "nextops.storage"
@@ -85,13 +84,17 @@ def pending(storage: Storage) -> Iterator[PendingObject]:
 
 
 class LocalPending:
-    """A temp file under ``<root>/tmp/``, renamed into place on commit (same filesystem: atomic)."""
+    """A temp file under ``<root>/tmp/``, renamed into place on commit (same filesystem: atomic).
+
+    Its name carries this worker's PID (``upload-<pid>-<random>.part``): if the worker is killed, the
+    master removes it (:mod:`ops.leftovers`).
+    """
 
     def __init__(self, root: Path) -> None:
         self._root = root
-        temp_dir = root / "tmp"
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        self.path = temp_dir / f"{uuid.uuid4().hex}.part"
+        directory = temp_dir(root)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / part_name("upload")
         # Closed by commit() or discard(), which pending() always calls.
         self._file: BinaryIO | None = open(self.path, "xb", buffering=WRITE_BUFFER)  # noqa: SIM115
         self._committed = False
@@ -181,13 +184,14 @@ class S3Pending:
 
     A file larger than a part goes to a multipart upload under a temporary key; commit completes it
     and copies it server-side to the final key (its name depends on the hash, known only at the end).
-    Any failure aborts the multipart upload, so no parts linger in the bucket.
+    Any failure aborts the multipart upload, so no parts linger in the bucket; the temporary key holds
+    this worker's PID (``tmp/<pid>-<random>``) so that the master aborts it if the worker is killed.
     """
 
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
         self._bucket = bucket
-        self._temp_key = f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        self._temp_key = s3_temp_key()
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
@@ -303,18 +307,6 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
-def _s3_client(config: dict[str, Any]) -> Any:
-    import boto3  # imported here: the local backend (the default) never pays for botocore's import
-
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=config["S3_ENDPOINT_URL"],
-        region_name=config["S3_REGION"],
-        aws_access_key_id=config["S3_ACCESS_KEY_ID"],
-        aws_secret_access_key=config["S3_SECRET_ACCESS_KEY"],
-    )
-
-
 def get_storage(app: Flask) -> Storage:
     """The app's storage backend, built on first use from ``STORAGE_BACKEND`` and cached on the app."""
     storage = app.extensions.get(EXTENSION_KEY)
@@ -323,7 +315,7 @@ def get_storage(app: Flask) -> Storage:
         if config["STORAGE_BACKEND"] == "s3":
             if not config["S3_BUCKET"]:
                 raise RuntimeError("STORAGE_BACKEND=s3 needs S3_BUCKET")
-            storage = S3Storage(_s3_client(config), config["S3_BUCKET"], config["UPLOAD_CHUNK_SIZE"])
+            storage = S3Storage(s3_client(config), config["S3_BUCKET"], config["UPLOAD_CHUNK_SIZE"])
         else:
             storage = LocalStorage(config["STORAGE_DIR"], config["UPLOAD_CHUNK_SIZE"])
         app.extensions[EXTENSION_KEY] = storage

@@ -9,7 +9,12 @@ once, briefly, on its way to the hash and the storage.
 Two body shapes are accepted: ``multipart/form-data`` with a ``file`` part (what browsers send), and
 a raw body of any other content type with the name in ``?filename=`` or ``X-Filename`` (for clients
 that stream). The size limit is enforced on the bytes actually received, so a missing or lying
-``Content-Length`` (or chunked transfer encoding) changes nothing.
+``Content-Length`` (or chunked transfer encoding) changes nothing. A form-urlencoded body has no file
+in it: that is a 400 naming the missing field, not a guess at its type.
+
+Every read of the body has a deadline (``UPLOAD_READ_TIMEOUT`` seconds between bytes) set on the
+server's socket, so a client that stops sending mid-body gets a 408 instead of holding its greenlet,
+and its temp file, until it hangs up.
 """
 
 from __future__ import annotations
@@ -49,6 +54,21 @@ def incomplete() -> ApiError:
     return ApiError(400, "the request body ended before the upload was complete", "upload_incomplete")
 
 
+def timed_out(seconds: float) -> ApiError:
+    return ApiError(408, f"no body bytes received for {seconds:g} s; the upload was dropped", "upload_timeout")
+
+
+def no_file_field() -> ApiError:
+    return ApiError(
+        400,
+        "no file field: send multipart/form-data with a 'file' part, or the raw file with ?filename=",
+        "no_file_field",
+    )
+
+
+FORM_URLENCODED = "application/x-www-form-urlencoded"
+
+
 @dataclass
 class Upload:
     """The file in a request: its display name, the small form fields, and its bytes as chunks.
@@ -68,30 +88,36 @@ class Received:
     content_type: str
 
 
-def open_upload(request: Request, limit: int, chunk_size: int) -> Upload:
+def open_upload(request: Request, limit: int, chunk_size: int, read_timeout: float | None = None) -> Upload:
     """Start reading the upload in ``request``; nothing beyond the file part's headers is read yet."""
-    uploads = open_uploads(request, limit, chunk_size)
+    uploads = open_uploads(request, limit, chunk_size, read_timeout)
     first = next(uploads, None)
     if first is None:
-        raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
+        raise no_file_field()
     return Upload(first.filename, _only_file(first, uploads), first.fields)
 
 
-def open_uploads(request: Request, limit: int, chunk_size: int) -> Iterator[Upload]:
+def open_uploads(
+    request: Request, limit: int, chunk_size: int, read_timeout: float | None = None
+) -> Iterator[Upload]:
     """Every ``file`` part of ``request`` in turn (a raw body is one file), each read as it is consumed.
 
     One part is read at a time: take the next upload only after consuming the previous one's chunks
     (what is left of a part is skipped). ``limit`` bounds each file and, with the multipart overhead,
     the whole body. The uploads share one ``fields`` dict, complete once the body is read.
+    ``read_timeout`` (seconds between bytes) applies where the server exposes its socket (gunicorn).
     """
     request.max_content_length = limit + MULTIPART_OVERHEAD
     _stop_reading_body_after_error(request)
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+    if mimetype == FORM_URLENCODED:
+        raise no_file_field()
     try:
         stream = request.stream  # raises 413 at once when Content-Length already exceeds the limit
     except RequestEntityTooLarge:
         raise too_large(limit) from None
-    read = _reader(stream, chunk_size, limit, request.content_length)
+    sock = request.environ.get("gunicorn.socket") if read_timeout else None
+    read = _reader(stream, chunk_size, limit, request.content_length, _Deadline(sock, read_timeout))
     if mimetype == "multipart/form-data":
         boundary = options.get("boundary", "")
         if not boundary:
@@ -114,12 +140,14 @@ def upload_limit() -> int:
 
 def open_request_upload() -> Upload:
     """The current request's body as an :class:`Upload`, with the app's limit and chunk size."""
-    return open_upload(request, upload_limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
+    config = current_app.config
+    return open_upload(request, upload_limit(), config["UPLOAD_CHUNK_SIZE"], config["UPLOAD_READ_TIMEOUT"])
 
 
 def open_request_uploads() -> Iterator[Upload]:
     """Every file of the current request (several ``file`` parts), with the app's limit and chunk size."""
-    return open_uploads(request, upload_limit(), current_app.config["UPLOAD_CHUNK_SIZE"])
+    config = current_app.config
+    return open_uploads(request, upload_limit(), config["UPLOAD_CHUNK_SIZE"], config["UPLOAD_READ_TIMEOUT"])
 
 
 def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed: frozenset[str]) -> Received:
@@ -158,29 +186,74 @@ def _names(types: frozenset[str]) -> str:
     return ", ".join(sorted(types))
 
 
-def _reader(stream: IO[bytes], chunk_size: int, limit: int, declared: int | None) -> Callable[[], bytes]:
+class _Deadline:
+    """Sets the socket's timeout around one body read and puts the server's own value back after.
+
+    gunicorn's body reader calls ``recv`` on this socket (under gevent, a cooperative one), so the
+    timeout surfaces from ``stream.read`` as ``TimeoutError``. The previous value is restored because
+    gunicorn keeps using the socket for the response and for keep-alive.
+    """
+
+    def __init__(self, sock: socket.socket | None, seconds: float | None) -> None:
+        self.sock = sock
+        self.seconds = seconds or 0.0
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        if self.sock is None:
+            yield
+            return
+        previous = self.sock.gettimeout()
+        self.sock.settimeout(self.seconds)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(previous)
+
+
+def _reader(
+    stream: IO[bytes], chunk_size: int, limit: int, declared: int | None, deadline: _Deadline
+) -> Callable[[], bytes]:
     """``read()`` returning the next chunk (b"" at the end) with every transport failure mapped to 4xx.
 
     A client that disconnects shows up as a short body (fewer bytes than its Content-Length), as
     Werkzeug's ``ClientDisconnected``, or as an ``OSError`` from the server's socket (gunicorn raises
-    ``NoMoreData`` mid-chunk); all of them mean "incomplete".
+    ``NoMoreData`` mid-chunk); all of them mean "incomplete". A client that stops sending is a
+    ``TimeoutError`` (408). Anything else the server's reader raises is its parser refusing the
+    framing (gunicorn's ``InvalidChunkSize`` and friends, which are not ``OSError``): the body is
+    malformed, a 400, not a 500.
     """
     received = 0
 
     def read() -> bytes:
         nonlocal received
         try:
-            chunk = stream.read(chunk_size)
+            with deadline.applied():
+                chunk = stream.read(chunk_size)
         except RequestEntityTooLarge:
             raise too_large(limit) from None
-        except (ClientDisconnected, OSError):
+        except (ClientDisconnected, OSError) as exc:
+            # Werkzeug's length-limited stream turns the socket's TimeoutError into ClientDisconnected.
+            if _caused_by(exc, TimeoutError):
+                raise timed_out(deadline.seconds) from None
             raise incomplete() from None
+        except Exception as exc:  # the server's HTTP parser rejected the body's framing
+            raise ApiError(400, f"malformed request body ({type(exc).__name__})", "malformed_body") from None
         received += len(chunk)
         if not chunk and declared is not None and received < declared:
             raise incomplete()
         return chunk
 
     return read
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    while exc is not None:
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _raw_chunks(read: Callable[[], bytes]) -> Iterator[bytes]:
@@ -205,7 +278,7 @@ def _multipart_uploads(read: Callable[[], bytes], boundary: bytes, chunk_size: i
             for _ in upload.chunks:  # the consumer stopped early: skip the rest of this part
                 pass
     if not found:
-        raise ApiError(400, "multipart body has no 'file' part", "malformed_upload")
+        raise no_file_field()
 
 
 def _events(decoder: MultipartDecoder, read: Callable[[], bytes]) -> Iterator[object]:
