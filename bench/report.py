@@ -26,7 +26,7 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "uploads", "documents", "monitoring", "load")
+ORDER = ("exports", "uploads", "documents", "intake", "monitoring", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -38,6 +38,8 @@ PACKAGES = (
     "psycogreen",
     "openpyxl",
     "stream-zip",
+    "pypdf",
+    "regex",
     "XlsxWriter",
     "psutil",
     "requests",
@@ -47,6 +49,7 @@ BENCH_COMMANDS = (
     ("make bench-exports", "bench/exports.py -> bench/results/exports.md"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
     ("make bench-documents", "bench/documents.py -> bench/results/documents.md"),
+    ("make bench-intake", "bench/intake.py -> bench/results/intake.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
     ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
     ("make bench-report", "rebuild this file from bench/results/*.md without re-running anything"),
