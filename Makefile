@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-load bench-report railway-check clean
+.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -53,7 +53,7 @@ test-faults:
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-search bench-uploads bench-documents bench-monitoring bench-load
+BENCHES := bench-exports bench-search bench-uploads bench-documents bench-intake bench-monitoring bench-load
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -75,6 +75,12 @@ bench-uploads: $(VENV)/.dev
 BENCH_DOCUMENTS_ARGS ?=
 bench-documents: $(VENV)/.dev
 	$(BIN)/python bench/documents.py $(BENCH_DOCUMENTS_ARGS)
+
+# 200 generated PDFs and 200 DTE JSONs through POST /api/invoices/intake on a one-worker gunicorn vs
+# plain POST /api/uploads of the same files. Smaller: make bench-intake BENCH_INTAKE_ARGS='--count 50'
+BENCH_INTAKE_ARGS ?=
+bench-intake: $(VENV)/.dev
+	$(BIN)/python bench/intake.py $(BENCH_INTAKE_ARGS)
 
 bench-load: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_LOAD_ARGS)

@@ -134,6 +134,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DOCUMENTS_ZIP_MAX_MB": _int(env, "DOCUMENTS_ZIP_MAX_MB", 0),
         "DOCUMENTS_ZIP_MAX_CONCURRENT": _int(env, "DOCUMENTS_ZIP_MAX_CONCURRENT", 2, minimum=1),
         "IMPORT_MAX_ROWS": _int(env, "IMPORT_MAX_ROWS", 1_000_000, minimum=1),
+        "INTAKE_PDF_MAX_PAGES": _int(env, "INTAKE_PDF_MAX_PAGES", 20, minimum=1),
+        "INTAKE_PDF_MAX_CHARS": _int(env, "INTAKE_PDF_MAX_CHARS", 100_000, minimum=1000),
+        "INTAKE_PDF_MAX_SECONDS": _int(env, "INTAKE_PDF_MAX_SECONDS", 10, minimum=1),
+        "INTAKE_JSON_MAX_KB": _int(env, "INTAKE_JSON_MAX_KB", 512, minimum=1),
+        "INTAKE_PATTERN_TIMEOUT_MS": _int(env, "INTAKE_PATTERN_TIMEOUT_MS", 200, minimum=1),
         "MEMORY_SAMPLE_RATE": _float(env, "MEMORY_SAMPLE_RATE", 0.01, 0.0, 1.0),
         # None (unset): 40% of the container's cgroup memory limit, 400 MB without one (ops.cgroup).
         "MEMORY_ALERT_MB": _optional_int(env, "MEMORY_ALERT_MB", minimum=1),

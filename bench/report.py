@@ -26,7 +26,7 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "search", "uploads", "documents", "monitoring", "load")
+ORDER = ("exports", "search", "uploads", "documents", "intake", "monitoring", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -38,6 +38,8 @@ PACKAGES = (
     "psycogreen",
     "openpyxl",
     "stream-zip",
+    "pypdf",
+    "regex",
     "XlsxWriter",
     "psutil",
     "requests",
@@ -48,6 +50,7 @@ BENCH_COMMANDS = (
     ("make bench-search", "bench/search.py -> bench/results/search.md (list filters and q= at 100k and 1M invoices)"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
     ("make bench-documents", "bench/documents.py -> bench/results/documents.md"),
+    ("make bench-intake", "bench/intake.py -> bench/results/intake.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
     ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
     ("make bench-report", "rebuild this file from bench/results/*.md without re-running anything"),

@@ -55,10 +55,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.exports import bp as exports_bp
     from app.health import bp as health_bp
     from app.imports import bp as imports_bp
+    from app.intake import bp as intake_bp
     from app.uploads import bp as uploads_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(uploads_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(intake_bp)
     app.register_blueprint(exports_bp)
