@@ -24,8 +24,8 @@ from pathlib import Path
 
 from common import RssSampler, markdown_table, write_result
 
+from app.intake.samples import dte_bytes
 from ops.process_memory import process_tree
-from tests.helpers.dte import dte_bytes
 from tests.helpers.pdfs import text_pdf
 from tests.helpers.servers import run_gunicorn
 

@@ -1,6 +1,6 @@
 """``POST /api/invoices/intake``: DTE JSON and PDF read, every matching level, duplicates, review, assign.
 
-Documents are synthetic (tests/helpers/dte.py, tests/helpers/pdfs.py). Every test runs on SQLite and,
+Documents are synthetic (app/intake/samples.py, tests/helpers/pdfs.py). Every test runs on SQLite and,
 with TEST_DATABASE_URL, on PostgreSQL.
 """
 
@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
+from app.intake.samples import dte_bytes
 from app.models import Client, ExtractionPattern, Invoice, Ot, Provider, StoredFile
-from tests.helpers.dte import dte_bytes
 from tests.helpers.pdfs import image_only_pdf, inflating_pdf, many_pages_pdf, text_pdf
 
 NIT = "0614-150390-101-2"
@@ -441,3 +441,21 @@ def test_assign_works_with_a_user_token(client, user_token, auth, world) -> None
         f"/api/invoices/{report['invoice']['id']}/assign", json={"ot_id": world["26OT0002"]}, headers=headers
     )
     assert answer.status_code == 200
+
+
+def test_sample_documents_from_the_demo_data_are_taken_in_and_matched(seeded, runner, client, auth, tmp_path) -> None:
+    """``flask intake sample`` (the README's example): the DTE matches by OT number, the PDF by MBL and container."""
+    result = runner.invoke(args=["intake", "sample", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    paths = [tmp_path / line for line in (name.split("/")[-1] for name in result.output.split())]
+    data = {"file": [(io.BytesIO(path.read_bytes()), path.name) for path in paths]}
+    response = client.post("/api/invoices/intake?cost_type=FLETE", data=data, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    files = response.get_json()["files"]
+    assert [f["status"] for f in files] == ["created", "created"]
+    assert [(f["match"]["method"], f["match"]["confidence"]) for f in files] == [
+        ("ot_number", "0.95"),
+        ("mbl_container", "0.90"),
+    ]
+    assert files[0]["match"]["ot_number"] == files[1]["match"]["ot_number"]
+    assert not any(f["needs_review"] for f in files)

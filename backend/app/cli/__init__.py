@@ -6,6 +6,7 @@ from app.cli.seed import seed_command
 from app.cli.tokens import tokens_group
 from app.exports.cli import export_group
 from app.imports.cli import import_group
+from app.intake.cli import intake_group
 from app.monitoring.cli import memory_check_command
 
 
@@ -13,5 +14,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(import_group)
+    app.cli.add_command(intake_group)
     app.cli.add_command(export_group)
     app.cli.add_command(memory_check_command)
