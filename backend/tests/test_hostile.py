@@ -165,8 +165,9 @@ CASES = [
     # Imports
     Case("zip-bomb-import", post("/api/ots/import", *multipart(zip_bomb(), "ots.xlsx")), 400,
          "unreadable_spreadsheet"),
+    # Several sheets, none the team's: the largest is read (never the first silently); it has no OT header.
     Case("several-sheets-import", post("/api/ots/import", *multipart(workbook({"A": [["x"]], "B": [["y"]]}), "o.xlsx")),
-         422, "sheet_required"),
+         422, "invalid_rows"),
     Case("bad-sheet-import", post("/api/ots/import?sheet=9", *multipart(workbook({"A": [["x"]]}), "o.xlsx")), 400,
          "invalid_parameter"),
     Case("xlsm-import", post("/api/ots/import", *multipart(XLSM, "ots.xlsm")), 415, "unsupported_type"),

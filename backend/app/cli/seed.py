@@ -230,7 +230,7 @@ def seed(ots: int, invoices: int, seed_value: int) -> None:
     carriers = [p for p in providers if p[3] == "naviera"]
     start = db.session.scalar(select(func.count()).select_from(Ot)) or 0
     _insert(Ot, _ots(rng, ots, start, client_ids, carriers), ots, "ots")
-    ot_ids = list(db.session.scalars(select(Ot.id)))
+    ot_ids = list(db.session.scalars(select(Ot.id).order_by(Ot.id)))  # ordered: same seed, same data
     credit = {pid: days for pid, days in db.session.execute(select(Provider.id, Provider.credit_days))}
     _insert(Invoice, _invoices(rng, invoices, ot_ids, providers, credit), invoices, "invoices")
 
