@@ -24,10 +24,11 @@ from flask.typing import ResponseReturnValue
 from app.errors import ApiError
 from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, parse_language, row_limit
-from app.exports.limits import Slot, export_slots, install_slots
+from app.exports.limits import export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition, RowStream
 from app.extensions import db
 from app.filters import Condition
+from app.slots import Slot
 
 log = logging.getLogger(__name__)
 bp.record_once(lambda state: install_slots(state.app))

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import stat
-import threading
 import time
 import zlib
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -49,6 +48,7 @@ from app.exports.queries import RowStream
 from app.extensions import db
 from app.filters import Condition
 from app.models import Client, Invoice, Ot, Provider, StoredFile, utcnow
+from app.slots import Slot, Slots, install, slots_for
 from app.uploads.sniffing import JPEG, PDF, PNG, XLSX
 from app.uploads.storage import ObjectReader, Storage, get_storage
 from app.uploads.zip_names import UniqueNames, extension_for, invoice_entry
@@ -64,7 +64,6 @@ STORED_LEVEL = 0
 TEXT_LEVEL = 1
 FILE_MODE = stat.S_IFREG | 0o644
 SLOTS_KEY = "nextops.documents_zip_slots"
-RETRY_AFTER_SECONDS = 10
 # S3 answers a missing key with one of these codes; the local backend raises FileNotFoundError.
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -116,48 +115,14 @@ def documents_totals(conditions: Sequence[Condition]) -> Select[Any]:
 # ---------------------------------------------------------------- concurrency
 
 
-class Slot:
-    """One running archive; :meth:`release` is idempotent (the body and the response both call it)."""
-
-    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
-        self._semaphore: threading.BoundedSemaphore | None = semaphore
-
-    def release(self) -> None:
-        semaphore, self._semaphore = self._semaphore, None
-        if semaphore is not None:
-            semaphore.release()
-
-
-class ZipSlots:
-    """At most ``DOCUMENTS_ZIP_MAX_CONCURRENT`` archives per worker; the next one gets a 429.
-
-    Separate from the sheet exports' slots: an archive of a few GB to a slow client can run for many
-    minutes, and must not keep the team's spreadsheet exports waiting. Under gevent ``threading`` is
-    patched, so this is a gevent semaphore.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._semaphore = threading.BoundedSemaphore(limit)
-
-    def acquire(self) -> Slot:
-        if not self._semaphore.acquire(blocking=False):
-            raise ApiError(
-                429,
-                f"too many document downloads running (at most {self.limit} per worker); "
-                f"retry in {RETRY_AFTER_SECONDS} s",
-                "too_many_downloads",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        return Slot(self._semaphore)
-
-
 def install_slots(app: Flask) -> None:
-    app.extensions[SLOTS_KEY] = ZipSlots(app.config["DOCUMENTS_ZIP_MAX_CONCURRENT"])
+    """Archives have slots of their own (``DOCUMENTS_ZIP_MAX_CONCURRENT``), apart from the exports'."""
+    slots = Slots(app.config["DOCUMENTS_ZIP_MAX_CONCURRENT"], "document downloads", "too_many_downloads")
+    install(app, SLOTS_KEY, slots)
 
 
-def zip_slots() -> ZipSlots:
-    return current_app.extensions[SLOTS_KEY]
+def zip_slots() -> Slots:
+    return slots_for(SLOTS_KEY)
 
 
 def check_limits(documents: int, size: int, max_files: int, max_mb: int) -> None:
