@@ -111,10 +111,27 @@ def stream_log(client, auth, path):
     return received[:-1], pieces
 
 
-def test_csv_leaves_chunk_by_chunk_while_the_cursor_is_read(client, auth, seeded, database_url):
+def install_copy_spy(monkeypatch) -> None:
+    """PostgreSQL's CSV comes through COPY (app/exports/pg_csv.py), read by libpq outside psycopg2: count
+    the rows where the stream takes them from the connection."""
+    from app.exports.pg_csv import PostgresCsvStream
+
+    original = PostgresCsvStream._chunk
+
+    def counting(self):
+        rows = original(self)
+        Received.rows += len(rows)
+        Received.server_side = True  # COPY streams; it never buffers the whole result in the client
+        return rows
+
+    monkeypatch.setattr(PostgresCsvStream, "_chunk", counting)
+
+
+def test_csv_leaves_chunk_by_chunk_while_the_cursor_is_read(client, auth, seeded, database_url, monkeypatch):
     chunk = 10
     seeded.config["EXPORT_CHUNK_SIZE"] = chunk
     install_spy(seeded)
+    install_copy_spy(monkeypatch)
     received, pieces = stream_log(client, auth, "/api/invoices/export?format=csv")
     total = 300
     assert b"".join(pieces).count(b"\r\n") == total + 1

@@ -1,0 +1,70 @@
+"""Which path an export's bytes take: a Python writer over a row cursor, or CSV lines formatted by PostgreSQL.
+
+Both open their own pooled connection and fetch the first chunk when constructed (a failing query
+is a JSON 500, not a broken file), yield the file as bytes, count the rows read, and release the
+connection on :meth:`close` (idempotent) however the download ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from app.exports.formats import ExportFormat
+from app.exports.pg_csv import PostgresCsvStream
+from app.exports.queries import ExportDefinition, RowStream
+from app.filters import Condition
+
+
+class ExportStream(Protocol):
+    rows_read: int
+
+    def pieces(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class WriterStream:
+    """Rows from :class:`RowStream`, turned into bytes by the format's Python writer."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        definition: ExportDefinition,
+        export_format: ExportFormat,
+        conditions: list[Condition],
+        chunk_size: int,
+    ) -> None:
+        self._rows = RowStream(engine, definition.select(conditions), chunk_size)
+        self._definition = definition
+        self._format = export_format
+
+    @property
+    def rows_read(self) -> int:
+        return self._rows.rows_read
+
+    def pieces(self) -> Iterator[bytes]:
+        body = self._format.write(self._definition, self._rows.chunks())
+        try:
+            yield from body
+        finally:
+            body.close()
+            self._rows.close()
+
+    def close(self) -> None:
+        self._rows.close()
+
+
+def open_export(
+    engine: Engine,
+    definition: ExportDefinition,
+    export_format: ExportFormat,
+    conditions: list[Condition],
+    chunk_size: int,
+) -> ExportStream:
+    """The stream for this export: PostgreSQL-formatted CSV when the format and the database allow it."""
+    if export_format.postgres_csv and engine.dialect.name == "postgresql":
+        return PostgresCsvStream(engine, definition.columns, definition.select(conditions), chunk_size)
+    return WriterStream(engine, definition, export_format, conditions, chunk_size)
