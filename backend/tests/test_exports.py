@@ -513,17 +513,17 @@ def test_concurrency_limit_gives_429_and_frees_the_slot(client, auth, seeded):
 
 
 def test_disconnect_mid_stream_returns_the_connection(client, auth, seeded, monkeypatch):
-    """Pooled connection back (or, for PostgreSQL's COPY-based CSV, its own connection closed) on disconnect."""
-    from app.exports.pg_csv import PostgresCsvStream
+    """Pooled connection back (or, for PostgreSQL's COPY-based exports, their own connection closed) on disconnect."""
+    from app.exports.pg_csv import CopyOut
 
     copies = []
-    original_init = PostgresCsvStream.__init__
+    original_init = CopyOut.__init__
 
     def recording_init(self, *args, **kwargs):
         copies.append(self)
         original_init(self, *args, **kwargs)
 
-    monkeypatch.setattr(PostgresCsvStream, "__init__", recording_init)
+    monkeypatch.setattr(CopyOut, "__init__", recording_init)
     seeded.config["EXPORT_CHUNK_SIZE"] = 10
     with seeded.app_context():
         pool = db.engine.pool
@@ -536,7 +536,7 @@ def test_disconnect_mid_stream_returns_the_connection(client, auth, seeded, monk
             next(pieces)
             next(pieces)
             if copies:
-                assert fmt == "csv" and db.engine.dialect.name == "postgresql"
+                assert db.engine.dialect.name == "postgresql"
                 assert not copies[0].connection.closed, "the COPY holds its own connection while it streams"
             else:
                 assert pool.checkedout() == 1, "the export holds one connection while it streams"

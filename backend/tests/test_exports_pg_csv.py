@@ -168,3 +168,49 @@ def test_the_endpoint_uses_the_database_formatter_on_postgresql_only(app):
         xlsx = open_export(db.engine, EXPORTS["invoices"], FORMATS["xlsx"], [], 10)
         xlsx.close()
         assert isinstance(xlsx, WriterStream)
+
+
+def _sheet_values(data: bytes) -> list[tuple]:
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    return [tuple(cell for cell in row) for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize("name", ["invoices", "ots"])
+def test_postgresql_prepared_xlsx_reads_like_the_python_one(hostile, name):
+    """XLSX from PostgreSQL-prepared cells through COPY reads back (openpyxl) exactly as the all-Python path's."""
+    from app.exports.pg_xlsx import CopyRowStream, prepared_select
+    from app.exports.xlsx_writer import xlsx_chunks
+
+    definition = EXPORTS[name]
+    with hostile.app_context():
+        stmt = definition.select([])
+        rows = RowStream(db.engine, stmt, 7)
+        python = b"".join(xlsx_chunks(definition.columns, rows.chunks(), definition.title))
+        copied = CopyRowStream(db.engine, prepared_select(definition.columns, stmt), 7)
+        prepared = b"".join(xlsx_chunks(definition.columns, copied.chunks(), definition.title, prepared=True))
+    expected = _sheet_values(python)
+    assert len(expected) > 5
+    assert _sheet_values(prepared) == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_lets_other_requests_run_between_pieces(app, client, auth, monkeypatch, fmt):
+    """The response body gives up the worker (``let_others_run``) after every piece it sends."""
+    from app.cli.seed import seed
+    from app.exports import routes, streams
+
+    with app.app_context():
+        seed(ots=10, invoices=400, seed_value=5)
+    app.config["EXPORT_CHUNK_SIZE"] = 50
+    turns = []
+    monkeypatch.setattr(streams, "let_others_run", lambda: turns.append(1))
+    monkeypatch.setattr(routes, "let_others_run", lambda: turns.append(1))
+    response = client.get(f"/api/invoices/export?format={fmt}", headers=auth, buffered=False)
+    pieces = list(response.response)
+    response.close()
+    assert len(pieces) >= 2
+    assert len(turns) >= len(pieces) - 1

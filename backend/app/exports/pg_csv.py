@@ -112,30 +112,25 @@ def _wait_readable(fd: int) -> None:
     io_select.select([fd], [], [])
 
 
-class PostgresCsvStream:
-    """The CSV file as bytes from PostgreSQL's COPY, one piece per ``chunk_size`` rows.
+class CopyOut:
+    """``COPY (stmt) TO STDOUT (options)`` on a connection of its own, read a chunk of rows at a time.
 
-    Like :class:`app.exports.queries.RowStream`, the constructor connects, starts the COPY and reads
-    the first chunk (a failing query raises before the response starts), and :meth:`close` is
-    idempotent and closes the connection however the download ended.
+    The constructor connects and starts the COPY (a failing statement raises here); :meth:`rows`
+    returns up to ``count`` rows, each one COPY message (LF-terminated), and ``[]`` at the end;
+    :meth:`close` is idempotent and closes the connection, mid-COPY too (the server then ends it).
 
     The COPY is driven through libpq's non-blocking calls (``psycopg.pq``): ``get_copy_data`` hands
-    over the rows already received, and only when there are none does the stream wait for the
+    over the rows already received, and only when there are none does the reader wait for the
     socket. psycopg's own ``Copy`` iterator does the same with ~60% more Python per row (measured:
-    3.5 vs 2.2 us of CPU per row at 100k rows), which a gevent worker shares with every request.
+    3.5 against 2.2 us of CPU per row at 100k rows), which a gevent worker shares with every request.
     """
 
-    def __init__(self, engine: Engine, columns: Sequence[Column], stmt: Select[Any], chunk_size: int) -> None:
-        import psycopg  # only the CSV export needs it: not imported at boot (worker memory)
+    def __init__(self, engine: Engine, stmt: Select[Any], options: str) -> None:
+        import psycopg  # only the exports on PostgreSQL need it: not imported at boot (worker memory)
 
-        self.rows_read = 0
-        self.columns = columns
-        self.chunk_size = chunk_size
         self._done = False
         self._closed = False
-        compiled = csv_field_select(columns, stmt).compile(
-            dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
-        )
+        compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.connection = psycopg.connect(url, autocommit=True, client_encoding="UTF8")
         try:
@@ -143,8 +138,7 @@ class PostgresCsvStream:
             # Values inlined by psycopg's own quoting: COPY takes no parameters.
             query = psycopg.ClientCursor(self.connection).mogrify(str(compiled), compiled.params)
             self._pg = self.connection.pgconn
-            self._start(f"COPY ({query}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')".encode())
-            self._first: list[Any] | None = self._chunk()
+            self._start(f"COPY ({query}) TO STDOUT ({options}, ENCODING 'UTF8')".encode())
         except BaseException:
             self.close()
             raise
@@ -172,7 +166,7 @@ class PostgresCsvStream:
         import psycopg
 
         message = result.error_message.decode(errors="replace") if result is not None else "no result"
-        raise psycopg.DatabaseError(f"CSV export COPY failed: {message.strip()}")
+        raise psycopg.DatabaseError(f"export COPY failed: {message.strip()}")
 
     def _finish(self) -> None:
         from psycopg import pq
@@ -182,11 +176,11 @@ class PostgresCsvStream:
             if result.status != pq.ExecStatus.COMMAND_OK:
                 self._raise(result)
 
-    def _chunk(self) -> list[Any]:
-        """Up to ``chunk_size`` rows (each one COPY message, LF-terminated); fewer only at the end."""
+    def rows(self, count: int) -> list[Any]:
+        """Up to ``count`` rows (each one COPY message, LF-terminated); fewer only at the end."""
         rows: list[Any] = []
         pg = self._pg
-        while not self._done and len(rows) < self.chunk_size:
+        while not self._done and len(rows) < count:
             size, data = pg.get_copy_data(1)
             if size > 0:
                 rows.append(data)
@@ -197,6 +191,37 @@ class PostgresCsvStream:
                 self._finish()
             else:
                 self._raise(pg.get_result())
+        return rows
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.connection.close()
+
+
+class PostgresCsvStream:
+    """The CSV file as bytes from PostgreSQL's COPY, one piece per ``chunk_size`` rows.
+
+    Like :class:`app.exports.queries.RowStream`, the constructor starts the query and reads the
+    first chunk (a failing query raises before the response starts), and :meth:`close` is idempotent
+    and closes the connection however the download ended.
+    """
+
+    def __init__(self, engine: Engine, columns: Sequence[Column], stmt: Select[Any], chunk_size: int) -> None:
+        self.rows_read = 0
+        self.columns = columns
+        self.chunk_size = chunk_size
+        self._copy = CopyOut(engine, csv_field_select(columns, stmt), "FORMAT csv")
+        self.connection = self._copy.connection
+        try:
+            self._first: list[Any] | None = self._chunk()
+        except BaseException:
+            self.close()
+            raise
+
+    def _chunk(self) -> list[Any]:
+        rows = self._copy.rows(self.chunk_size)
         self.rows_read += len(rows)
         return rows
 
@@ -216,8 +241,5 @@ class PostgresCsvStream:
             self.close()
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
         self._first = None
-        self.connection.close()  # mid-COPY too: the server ends the COPY when the connection goes
+        self._copy.close()

@@ -26,7 +26,7 @@ from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, row_limit
 from app.exports.limits import Slot, export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition
-from app.exports.streams import ExportStream, open_export
+from app.exports.streams import ExportStream, let_others_run, open_export
 from app.extensions import db
 from app.filters import Condition
 
@@ -104,6 +104,7 @@ def _logged(
         for piece in body:
             sent += len(piece)
             yield piece
+            let_others_run()
         finished = True
     finally:
         close = getattr(body, "close", None)
