@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, false, or_, select
 from werkzeug.datastructures import MultiDict
 
 from app.catalogs import cost_type_codes
@@ -129,22 +129,29 @@ def _date_range(name: str, column: Any, timestamp: bool = False) -> list[Param]:
 RELATED_IDS_MAX = 1000
 
 
-def _related(column: Any, ids: Select[Any]) -> Condition | None:
+def _related(column: Any, ids: Select[Any], many: Condition) -> Condition | None:
     """``column IN <ids of the related rows>``, with the ids looked up first when there are few of them.
 
     The search's OR is only fast on PostgreSQL when the planner can tell how many invoices match it:
     a rare term is then answered by ORing bitmap index scans (trigram and ``(column, id)`` indexes),
     a common one by reading the id index backwards until a page is full. An IN-subquery (or EXISTS)
     hides that count until execution and the planner guessed "common", reading all 1M rows for a
-    term that matches none. So the related table (a few hundred providers, OTs matching by trigram)
-    is searched first and its ids go into the statement as constants. Above ``RELATED_IDS_MAX`` ids
-    the term is common anyway and the subquery is kept (hashed, checked per row of the backward scan).
+    term that matches none. So the related table (providers, OTs matching by trigram, a client's
+    OTs) is searched first and its ids go into the statement as constants. Above ``RELATED_IDS_MAX``
+    ids the term is common and ``many`` (an EXISTS) is used: PostgreSQL hashes it inside the OR and
+    walks the id index until a page is full. That is still the slowest kind of search (q=MAEU at 1M
+    invoices: 10,000 matching OTs hashed, ~30 ms); a per-row probe instead (a correlated scalar
+    subquery) halved it there but was 6x slower for q=900, whose walk is longer.
     None: no related row matches, the arm can be left out.
     """
     found = db.session.scalars(ids.limit(RELATED_IDS_MAX + 1)).all()
     if len(found) > RELATED_IDS_MAX:
-        return column.in_(ids)
+        return many
     return column.in_(found) if found else None
+
+
+def _or_nothing(condition: Condition | None) -> Condition:
+    return false() if condition is None else condition
 
 
 def _invoice_text(raw: str) -> Condition:
@@ -154,15 +161,18 @@ def _invoice_text(raw: str) -> Condition:
     from the related tables (see :func:`_related`).
     """
     pattern = _like(raw)
-    ot_ids = select(Ot.id).where(
-        or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))
-    )
+    ot_match = or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))
+    provider_match = Provider.name.ilike(pattern, escape="\\")
     arms = [
         Invoice.invoice_number.ilike(pattern, escape="\\"),
         Invoice.provider_nit.ilike(pattern, escape="\\"),
         Invoice.notes.ilike(pattern, escape="\\"),
-        _related(Invoice.provider_id, select(Provider.id).where(Provider.name.ilike(pattern, escape="\\"))),
-        _related(Invoice.ot_id, ot_ids),
+        _related(
+            Invoice.provider_id,
+            select(Provider.id).where(provider_match),
+            Invoice.provider.has(provider_match),
+        ),
+        _related(Invoice.ot_id, select(Ot.id).where(ot_match), Invoice.ot.has(ot_match)),
     ]
     return or_(*(arm for arm in arms if arm is not None))
 
@@ -170,6 +180,7 @@ def _invoice_text(raw: str) -> Condition:
 def _ot_text(raw: str) -> Condition:
     """Substring search over the OT's number, MBL, vessel, containers and its client's name (see :func:`_related`)."""
     pattern = _like(raw)
+    client_match = Client.name.ilike(pattern, escape="\\")
     arms = [
         Ot.ot_number.ilike(pattern, escape="\\"),
         Ot.master_bl.ilike(pattern, escape="\\"),
@@ -177,7 +188,7 @@ def _ot_text(raw: str) -> Condition:
         cast(Ot.containers, String).ilike(pattern, escape="\\"),
         cast(Ot.house_bls, String).ilike(pattern, escape="\\"),
         Ot.operativo.ilike(pattern, escape="\\"),
-        _related(Ot.client_id, select(Client.id).where(Client.name.ilike(pattern, escape="\\"))),
+        _related(Ot.client_id, select(Client.id).where(client_match), Ot.client.has(client_match)),
     ]
     return or_(*(arm for arm in arms if arm is not None))
 
@@ -185,11 +196,31 @@ def _ot_text(raw: str) -> Condition:
 INVOICE_PARAMS: tuple[Param, ...] = (
     Param("invoice_number", _text, lambda v: Invoice.invoice_number == v),
     Param("ot_id", _int, lambda v: Invoice.ot_id == v),
-    Param("ot_number", _text, lambda v: Invoice.ot.has(Ot.ot_number == v)),
-    Param("client_id", _int, lambda v: Invoice.ot.has(Ot.client_id == v)),
+    # By the OTs' ids (see _related): a client's OTs are a few hundred rows; as EXISTS the planner walked
+    # 1M invoices probing each (160 ms at 1M for one client).
+    Param(
+        "ot_number",
+        _text,
+        lambda v: _or_nothing(
+            _related(Invoice.ot_id, select(Ot.id).where(Ot.ot_number == v), Invoice.ot.has(Ot.ot_number == v))
+        ),
+    ),
+    Param(
+        "client_id",
+        _int,
+        lambda v: _or_nothing(
+            _related(Invoice.ot_id, select(Ot.id).where(Ot.client_id == v), Invoice.ot.has(Ot.client_id == v))
+        ),
+    ),
     Param("provider_id", _int, lambda v: Invoice.provider_id == v),
     Param("provider_nit", _text, lambda v: Invoice.provider_nit == v),
-    Param("operativo", _text, lambda v: Invoice.ot.has(Ot.operativo == v)),
+    Param(
+        "operativo",
+        _text,
+        lambda v: _or_nothing(
+            _related(Invoice.ot_id, select(Ot.id).where(Ot.operativo == v), Invoice.ot.has(Ot.operativo == v))
+        ),
+    ),
     Param("cost_type", _choices(cost_type_codes), lambda v: Invoice.cost_type.in_(v)),
     Param("provision_status", _choices(PROVISION_STATUSES), lambda v: Invoice.provision_status.in_(v)),
     Param("billing_status", _choices(BILLING_STATUSES), lambda v: Invoice.billing_status.in_(v)),

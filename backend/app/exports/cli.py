@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -23,7 +22,8 @@ from werkzeug.datastructures import MultiDict
 from app.errors import ApiError
 from app.exports.columns import LANGUAGES
 from app.exports.formats import FORMATS, ExportFormat, row_limit
-from app.exports.queries import EXPORTS, Chunk, ExportDefinition, RowStream
+from app.exports.queries import EXPORTS, ExportDefinition
+from app.exports.streams import open_export
 from app.extensions import db
 
 FILTER_HELP = "Filters: the list endpoint's query parameters as options, e.g. --billing_status pending."
@@ -45,12 +45,6 @@ def filter_args(extra: list[str]) -> MultiDict[str, str]:
     return args
 
 
-def _progress(chunks: Iterable[Chunk], bar: tqdm) -> Iterator[Chunk]:
-    for chunk in chunks:
-        bar.update(len(chunk))
-        yield chunk
-
-
 def write_export(
     definition: ExportDefinition, export_format: ExportFormat, args: MultiDict[str, str], path: Path
 ) -> int:
@@ -64,12 +58,14 @@ def write_export(
     limit = row_limit(export_format, 0)
     if limit is not None and total > limit:
         raise click.ClickException(f"{total} rows do not fit in one {export_format.name} sheet ({limit}); use csv")
-    stream = RowStream(db.engine, definition.select(conditions), current_app.config["EXPORT_CHUNK_SIZE"])
+    stream = open_export(db.engine, definition, export_format, conditions, current_app.config["EXPORT_CHUNK_SIZE"])
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out, tqdm(total=total, unit="rows", desc=definition.name) as bar:
-            for piece in export_format.write(definition, _progress(stream.chunks(), bar)):
+            for piece in stream.pieces():
                 out.write(piece)
+                bar.n = stream.rows_read
+                bar.refresh()
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -46,6 +46,14 @@ def _drain(buffer: io.StringIO) -> bytes:
     return data
 
 
+def csv_header(columns: Sequence[Column]) -> bytes:
+    """BOM and header line, as both CSV paths (this writer and PostgreSQL's, app/exports/pg_csv.py) start."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    csv.writer(buffer, lineterminator="\r\n").writerow([column.header for column in columns])
+    return _drain(buffer)
+
+
 def csv_chunks(columns: Sequence[Column], chunks: Iterable[Chunk]) -> Generator[bytes, None, None]:
     """Yield the CSV file as bytes, one piece per chunk of rows (the first piece carries BOM and header)."""
     buffer = io.StringIO()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, String, case, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, Select, String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -91,6 +91,24 @@ def _day_month_year_default(element: day_month_year, compiler: Any, **kw: Any) -
     return f"strftime('%d/%m/%Y', {compiler.process(element.clauses, **kw)})"
 
 
+class json_list_length(FunctionElement):
+    """How many items a JSON list column holds; 0 for a JSON ``null`` (PostgreSQL's own function raises)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(json_list_length, "postgresql")
+def _json_list_length_pg(element: json_list_length, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN json_typeof({value}) = 'array' THEN json_array_length({value}) ELSE 0 END"
+
+
+@compiles(json_list_length)
+def _json_list_length_default(element: json_list_length, compiler: Any, **kw: Any) -> str:
+    return f"json_array_length({compiler.process(element.clauses, **kw)})"
+
+
 def _type_or_date(kind: Any, day: Any) -> Any:
     """EXPRESS RELEASE / CONTRA ENTREGA in one cell: the type (TELEX) when known, else the date."""
     return func.coalesce(kind, day_month_year(day))
@@ -150,7 +168,7 @@ def ot_select(conditions: list[Condition], lang: str) -> Select[Any]:
         "house_bls": Ot.house_bls,
         "master_bl": Ot.master_bl,
         "containers": Ot.containers,
-        "container_count": func.json_array_length(Ot.containers),
+        "container_count": json_list_length(Ot.containers),
         "carrier": carrier.name,
         "vessel": Ot.vessel,
         "status": _words(Ot.status, OT_STATUS_LABELS, lang),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -25,7 +25,8 @@ from app.errors import ApiError
 from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, parse_language, row_limit
 from app.exports.limits import export_slots, install_slots
-from app.exports.queries import EXPORTS, ExportDefinition, RowStream
+from app.exports.queries import EXPORTS, ExportDefinition
+from app.exports.streams import ExportStream, let_others_run, open_export
 from app.extensions import db
 from app.filters import Condition
 from app.slots import Slot
@@ -53,11 +54,11 @@ def _export(definition: ExportDefinition) -> Response:
     slot = export_slots().acquire()
     try:
         _check_row_limit(definition, conditions, export_format)
-        stream = RowStream(db.engine, definition.select(conditions), current_app.config["EXPORT_CHUNK_SIZE"])
+        stream = open_export(db.engine, definition, export_format, conditions, current_app.config["EXPORT_CHUNK_SIZE"])
     except BaseException:
         slot.release()
         raise
-    body = _logged(export_format.write(definition, stream.chunks()), stream, slot, definition, export_format)
+    body = _logged(stream.pieces(), stream, slot, definition, export_format)
     response = Response(body, content_type=export_format.content_type)
     filename = export_format.filename(definition, dt.datetime.now(dt.UTC))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -87,8 +88,8 @@ def _check_row_limit(definition: ExportDefinition, conditions: list[Condition], 
 
 
 def _logged(
-    body: Generator[bytes, None, None],
-    stream: RowStream,
+    body: Iterator[bytes],
+    stream: ExportStream,
     slot: Slot,
     definition: ExportDefinition,
     export_format: ExportFormat,
@@ -105,9 +106,12 @@ def _logged(
         for piece in body:
             sent += len(piece)
             yield piece
+            let_others_run()
         finished = True
     finally:
-        body.close()
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
         stream.close()
         slot.release()
         log.info(

@@ -36,6 +36,10 @@ TRIGRAM = (
     ('ots', 'vessel'),
     ('clients', 'name'),
 )
+# Range filters (dates, amounts) with ORDER BY id LIMIT n: the planner walks the id index unless it knows the
+# range is rare. 1000-bucket histograms (default 100) let it see that (billing_date_to=2025-11-15 at 1M rows:
+# a 165k-row walk, 39 ms, became a 275-row bitmap scan, 8 ms). PostgreSQL only; not part of the models.
+FINE_STATISTICS = ('issue_date', 'due_date', 'provision_date', 'billing_date', 'created_at', 'amount')
 # The OT search matches the JSON list of containers as text: an expression index (app.models, after Ot).
 CONTAINERS_INDEX = 'ix_ots_containers_trgm'
 
@@ -69,10 +73,14 @@ def upgrade():
                 postgresql_using='gin', postgresql_ops={column: opclass},
             )
         op.execute(f'CREATE INDEX {CONTAINERS_INDEX} ON ots USING gin ((CAST(containers AS VARCHAR)) {opclass})')
+        columns = ', '.join(f'ALTER COLUMN {name} SET STATISTICS 1000' for name in FINE_STATISTICS)
+        op.execute(f'ALTER TABLE invoices {columns}')
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
+        columns = ', '.join(f'ALTER COLUMN {name} SET STATISTICS -1' for name in FINE_STATISTICS)
+        op.execute(f'ALTER TABLE invoices {columns}')
         op.drop_index(CONTAINERS_INDEX, table_name='ots')
         for table, column in TRIGRAM:
             op.drop_index(f'ix_{table}_{column}_trgm', table_name=table)

@@ -1,0 +1,216 @@
+"""On PostgreSQL the CSV export is formatted by the database; the file must be byte-for-byte the Python writer's.
+
+Both paths read the same SELECT on the same hostile data: formula triggers, quotes, commas, CR/LF
+and lone CR, control characters, unicode outside the BMP, NULL in every nullable column, empty
+strings, negative and large amounts, odd container lists, timestamps with microseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app.exports.csv_writer import csv_chunks
+from app.exports.formats import FORMATS
+from app.exports.pg_csv import PostgresCsvStream
+from app.exports.queries import EXPORTS, RowStream
+from app.exports.streams import WriterStream, open_export
+from app.extensions import db
+from app.models import Client, Invoice, Ot, Provider
+
+HOSTILE_TEXTS = [
+    "=HYPERLINK(\"http://evil\",\"x\")",
+    "+1+1",
+    "-10% descuento",
+    "@SUM(A1)",
+    "\tTAB first",
+    "\rCR first",
+    "\nLF first",
+    'quote " inside',
+    '"',
+    "'already quoted",
+    "comma, inside",
+    "line\nbreak",
+    "crlf\r\nbreak",
+    "lone\rcr",
+    "trailing space ",
+    " leading space",
+    "ctl \x01\x08\x0b\x0c\x1b\x1f\x7f end",
+    "unicode Ñandú café 😀 \U0001d518 עברית e\u0301",
+    "",
+    "x" * 5000,
+]
+
+
+def _hostile_data() -> None:
+    providers = [
+        Provider(name='Prov "quoted", S.A.', nit="900,1", type="naviera"),
+        Provider(name="=cmd|' /C calc'!A0", nit="-5", type="otro"),
+    ]
+    clients = [Client(name="Cliente, Ñ \"uno\""), Client(name="@client\nline")]
+    db.session.add_all(providers + clients)
+    db.session.flush()
+    containers = [
+        ["MSCU1234567"],
+        ["A,B", 'C"D', "=E"],
+        [],
+        [""],
+        ["-x", "y\nz"],
+        None,
+    ]
+    ots = []
+    for index, value in enumerate(containers):
+        ots.append(
+            Ot(
+                ot_number=f"OT-H{index}" if index % 2 else f"=OT-H{index}",
+                client_id=clients[index % 2].id,
+                carrier_id=providers[0].id if index % 3 else None,
+                master_bl=None if index == 2 else HOSTILE_TEXTS[index][:64],
+                containers=value,
+                vessel=HOSTILE_TEXTS[-index - 1][:120] if index % 2 else None,
+                eta=dt.date(2026, 1, index + 1) if index != 4 else None,
+                status="transito",
+                created_at=dt.datetime(2026, 3, 4, 5, 6, 7, 891011),
+                updated_at=dt.datetime(1999, 12, 31, 23, 59, 59, 999999),
+            )
+        )
+    db.session.add_all(ots)
+    db.session.flush()
+    amounts = [Decimal("-5.00"), Decimal("0.00"), Decimal("123456789012.34"), Decimal("-0.01"), Decimal("7.10")]
+    for index, text in enumerate(HOSTILE_TEXTS):
+        db.session.add(
+            Invoice(
+                invoice_number=text[:64] or "EMPTY-NUMBER",
+                ot_id=ots[index % len(ots)].id if index % 4 else None,
+                provider_id=providers[index % 2].id,
+                provider_nit=None if index % 5 == 0 else text[:32],
+                cost_type="OTRO",
+                amount=amounts[index % len(amounts)],
+                issue_date=dt.date(2026, 11, 1) - dt.timedelta(days=index * 40),
+                due_date=None if index % 3 == 0 else dt.date(1, 1, 1) if index == 1 else dt.date(2030, 2, 28),
+                provision_date=None if index % 2 else dt.date(2026, 2, 1),
+                billing_date=None,
+                provision_status="pending",
+                billing_status="billed" if index % 2 else "pending",
+                assignment_method="manual",
+                match_confidence=[None, Decimal("0.000"), Decimal("1.000"), Decimal("0.875")][index % 4],
+                needs_review=bool(index % 2),
+                notes=None if index % 7 == 3 else text,
+                created_at=dt.datetime(2026, 11, 27, 14, 5, 9, 999999) - dt.timedelta(hours=index),
+            )
+        )
+    db.session.commit()
+
+
+@pytest.fixture
+def hostile(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the SQL-formatted CSV exists on PostgreSQL only")
+        _hostile_data()
+    return app
+
+
+def _python_bytes(definition, conditions, chunk_size: int) -> bytes:
+    stream = RowStream(db.engine, definition.select(conditions), chunk_size)
+    try:
+        return b"".join(csv_chunks(definition.columns, stream.chunks()))
+    finally:
+        stream.close()
+
+
+def _postgres_bytes(definition, conditions, chunk_size: int) -> bytes:
+    stream = PostgresCsvStream(db.engine, definition.columns, definition.select(conditions), chunk_size)
+    try:
+        return b"".join(stream.pieces())
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("name", ["invoices", "ots"])
+@pytest.mark.parametrize(
+    "query", [{}, {"billing_status": "billed"}, {"q": "quote"}, {"q": "no such text anywhere"}], ids=str
+)
+@pytest.mark.parametrize("chunk_size", [1, 7, 1000])
+def test_postgresql_csv_is_byte_for_byte_the_python_writer(hostile, name, query, chunk_size):
+    definition = EXPORTS[name]
+    if name == "ots" and "billing_status" in query:
+        query = {"status": "transito"}
+    with hostile.app_context():
+        conditions = definition.conditions(MultiDict(query), ())
+        expected = _python_bytes(definition, conditions, chunk_size)
+        assert _postgres_bytes(definition, conditions, chunk_size) == expected
+    assert expected.startswith(b"\xef\xbb\xbf") and expected.endswith(b"\r\n")
+
+
+def test_the_hostile_rows_are_really_in_the_file(hostile):
+    """Guard against the comparison passing on files that lost the interesting rows."""
+    definition = EXPORTS["invoices"]
+    with hostile.app_context():
+        data = _postgres_bytes(definition, [], 100)
+    assert data.count(b"\r\n") > len(HOSTILE_TEXTS)  # embedded CRLF counts too
+    for needle in [b"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")", b'"quote "" inside"', b"\"'\rCR first\"", b"-5.00"]:
+        assert needle in data, needle
+    assert "😀".encode() in data and b"\x01\x08" in data
+
+
+def test_the_endpoint_uses_the_database_formatter_on_postgresql_only(app):
+    with app.app_context():
+        stream = open_export(db.engine, EXPORTS["invoices"], FORMATS["csv"], [], 10)
+        try:
+            expected = PostgresCsvStream if db.engine.dialect.name == "postgresql" else WriterStream
+            assert isinstance(stream, expected)
+        finally:
+            stream.close()
+        xlsx = open_export(db.engine, EXPORTS["invoices"], FORMATS["xlsx"], [], 10)
+        xlsx.close()
+        assert isinstance(xlsx, WriterStream)
+
+
+def _sheet_values(data: bytes) -> list[tuple]:
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    return [tuple(cell for cell in row) for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize("name", ["invoices", "ots"])
+def test_postgresql_prepared_xlsx_reads_like_the_python_one(hostile, name):
+    """XLSX from PostgreSQL-prepared cells through COPY reads back (openpyxl) exactly as the all-Python path's."""
+    from app.exports.pg_xlsx import CopyRowStream, prepared_select
+    from app.exports.xlsx_writer import xlsx_chunks
+
+    definition = EXPORTS[name]
+    with hostile.app_context():
+        stmt = definition.select([])
+        rows = RowStream(db.engine, stmt, 7)
+        python = b"".join(xlsx_chunks(definition.columns, rows.chunks(), definition.title))
+        copied = CopyRowStream(db.engine, prepared_select(definition.columns, stmt), 7)
+        prepared = b"".join(xlsx_chunks(definition.columns, copied.chunks(), definition.title, prepared=True))
+    expected = _sheet_values(python)
+    assert len(expected) > 5
+    assert _sheet_values(prepared) == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_lets_other_requests_run_between_pieces(app, client, auth, monkeypatch, fmt):
+    """The response body gives up the worker (``let_others_run``) after every piece it sends."""
+    from app.cli.seed import seed
+    from app.exports import routes, streams
+
+    with app.app_context():
+        seed(ots=10, invoices=400, seed_value=5)
+    app.config["EXPORT_CHUNK_SIZE"] = 50
+    turns = []
+    monkeypatch.setattr(streams, "let_others_run", lambda: turns.append(1))
+    monkeypatch.setattr(routes, "let_others_run", lambda: turns.append(1))
+    response = client.get(f"/api/invoices/export?format={fmt}", headers=auth, buffered=False)
+    pieces = list(response.response)
+    response.close()
+    assert len(pieces) >= 2
+    assert len(turns) >= len(pieces) - 1
