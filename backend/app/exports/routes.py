@@ -26,12 +26,14 @@ from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, row_limit
 from app.exports.limits import Slot, export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition
-from app.exports.streams import ExportStream, let_others_run, open_export
+from app.exports.streams import ExportStream, open_export
+from app.exports.turns import install_counting
 from app.extensions import db
 from app.filters import Condition
 
 log = logging.getLogger(__name__)
 bp.record_once(lambda state: install_slots(state.app))
+install_counting(bp)
 
 
 @bp.get("/invoices/export")
@@ -104,7 +106,6 @@ def _logged(
         for piece in body:
             sent += len(piece)
             yield piece
-            let_others_run()
         finished = True
     finally:
         close = getattr(body, "close", None)
