@@ -29,6 +29,7 @@ import psutil
 import requests
 from common import (
     OUT_DIR,
+    RESULTS_DIR,
     RssSampler,
     bench_database_url,
     markdown_table,
@@ -425,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         else "python bench/exports.py " + " ".join(sys.argv[1:] if argv is None else argv)
     )
     write_result("exports", "Exports: streamed XLSX/CSV vs baselines", command, body)
+    # rows/s per method and size, for bench/plots.py
+    figures = {
+        str(size): {m.label.replace("*", ""): round(m.rows_per_second) for m in [*ours, *baselines.values()]}
+        for size, (ours, baselines) in results.items()
+    }
+    (RESULTS_DIR / "exports.json").write_text(json.dumps(figures, indent=1))
     return 0
 
 

@@ -81,12 +81,8 @@ BLOCKS: dict[str, Block] = {
                     "(a) chunks + normal openpyxl Workbook (old export)",
                     "(b) openpyxl write_only",
                     "(c) bare csv.writer",
+                    "(d) PostgreSQL COPY (query) TO STDOUT CSV",
                 ),
-            ),
-            Table(
-                "1,000,000 invoices",
-                "method",
-                ("NextOps XLSX (gunicorn, 1 gevent worker)", "NextOps CSV (gunicorn, 1 gevent worker)"),
             ),
         ),
     ),

@@ -59,6 +59,7 @@ LIST_PATHS = (
     "/api/invoices?limit=20&needs_review=true",
 )
 KINDS = ("list", "export_csv", "export_xlsx", "upload")
+LIST_P99_TARGET_MS = 200
 
 
 # ---------------------------------------------------------------- servers
@@ -472,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     if len(runs) == 2:
         body += summary_table(*runs) + "\n\n"
+    for run in runs:
+        if run.setup.key == "after" and run.list_latency_ms(99) is not None:
+            p99 = run.list_latency_ms(99)
+            verdict = "PASS" if p99 <= LIST_P99_TARGET_MS else "MISS"
+            target = f"list calls p99 ≤ {LIST_P99_TARGET_MS} ms under this mix"
+            body += f"- Target (issue 14): {target}: {p99:.0f} ms → {verdict}\n\n"
     body += kinds_table(runs)
     write_result("load", "Before/after under load (whole process tree)", command, body)
     missing = any(run.missing for run in runs)

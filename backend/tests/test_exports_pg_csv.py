@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import Client, Invoice, Ot, Provider
 
 HOSTILE_TEXTS = [
-    "=HYPERLINK(\"http://evil\",\"x\")",
+    '=HYPERLINK("http://evil","x")',
     "+1+1",
     "-10% descuento",
     "@SUM(A1)",
@@ -50,7 +50,7 @@ def _hostile_data() -> None:
         Provider(name='Prov "quoted", S.A.', nit="900,1", type="naviera"),
         Provider(name="=cmd|' /C calc'!A0", nit="-5", type="otro"),
     ]
-    clients = [Client(name="Cliente, Ñ \"uno\""), Client(name="@client\nline")]
+    clients = [Client(name='Cliente, Ñ "uno"'), Client(name="@client\nline")]
     db.session.add_all(providers + clients)
     db.session.flush()
     containers = [
@@ -152,7 +152,7 @@ def test_the_hostile_rows_are_really_in_the_file(hostile):
     with hostile.app_context():
         data = _postgres_bytes(definition, [], 100)
     assert data.count(b"\r\n") > len(HOSTILE_TEXTS)  # embedded CRLF counts too
-    for needle in [b"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")", b'"quote "" inside"', b"\"'\rCR first\"", b"-5.00"]:
+    for needle in [b'\'=HYPERLINK(""http://evil"",""x"")', b'"quote "" inside"', b'"\'\rCR first"', b"-5.00"]:
         assert needle in data, needle
     assert "😀".encode() in data and b"\x01\x08" in data
 
@@ -198,19 +198,52 @@ def test_postgresql_prepared_xlsx_reads_like_the_python_one(hostile, name):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_an_export_lets_other_requests_run_between_pieces(app, client, auth, monkeypatch, fmt):
-    """The response body gives up the worker (``let_others_run``) after every piece it sends."""
+def test_an_export_lets_other_requests_run_between_chunks(app, client, auth, monkeypatch, fmt):
+    """The export takes a turn (``Turns.take``: a gevent sleep in a worker) after every chunk of rows."""
     from app.cli.seed import seed
-    from app.exports import routes, streams
+    from app.exports import turns
 
     with app.app_context():
         seed(ots=10, invoices=400, seed_value=5)
     app.config["EXPORT_CHUNK_SIZE"] = 50
-    turns = []
-    monkeypatch.setattr(streams, "let_others_run", lambda: turns.append(1))
-    monkeypatch.setattr(routes, "let_others_run", lambda: turns.append(1))
+    taken = []
+    monkeypatch.setattr(turns.Turns, "take", lambda self: taken.append(1))
     response = client.get(f"/api/invoices/export?format={fmt}", headers=auth, buffered=False)
-    pieces = list(response.response)
+    b"".join(response.response)
     response.close()
-    assert len(pieces) >= 2
-    assert len(turns) >= len(pieces) - 1
+    assert len(taken) >= 400 // 50 - 1
+
+
+def test_turns_pause_only_while_other_requests_wait(monkeypatch):
+    """Alone, an export sleeps zero; with another request in the worker it pauses as long as its chunk took."""
+    from app.exports import turns
+
+    slept = []
+    monkeypatch.setattr(turns.time, "sleep", slept.append)
+    clock = iter([0.0, 0.004, 0.004, 0.010, 0.010])
+    monkeypatch.setattr(turns.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(turns.InFlight, "others", 0)
+    turn = turns.Turns()
+    turn.take()
+    monkeypatch.setattr(turns.InFlight, "others", 1)
+    turn.take()
+    assert slept[0] == 0.0
+    assert abs(slept[1] - 0.006 * (1 - turns.EXPORT_SHARE) / turns.EXPORT_SHARE) < 1e-9
+
+
+def test_other_requests_are_counted_while_they_run(app, client, auth, monkeypatch):
+    from app.exports import turns
+
+    seen = []
+    monkeypatch.setattr(turns.InFlight, "others", 0)
+    with app.app_context():
+        original = app.view_functions["api.list_invoices"]
+
+        def spying(*args, **kwargs):
+            seen.append(turns.InFlight.others)
+            return original(*args, **kwargs)
+
+        monkeypatch.setitem(app.view_functions, "api.list_invoices", spying)
+    assert client.get("/api/invoices", headers=auth).status_code == 200
+    assert seen == [1]
+    assert turns.InFlight.others == 0

@@ -37,6 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.exports.cells import FORMULA_TRIGGERS, QUOTE
 from app.exports.columns import Column, Kind
 from app.exports.csv_writer import csv_header
+from app.exports.turns import Turns
 
 
 def _neutralised(text: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -228,9 +229,11 @@ class PostgresCsvStream:
         try:
             rows, self._first = self._first or [], None
             piece = csv_header(self.columns)
+            turns = Turns()
             while rows:
                 # Each row arrives as one COPY message ending in LF; csv.writer ends rows with CRLF.
                 yield piece + b"\r\n".join([row[:-1] for row in rows]) + b"\r\n"
+                turns.take()
                 piece = b""
                 rows = self._chunk()
             if piece:

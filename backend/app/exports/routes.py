@@ -26,13 +26,15 @@ from app.exports import bp
 from app.exports.formats import ExportFormat, parse_format, parse_language, row_limit
 from app.exports.limits import export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition
-from app.exports.streams import ExportStream, let_others_run, open_export
+from app.exports.streams import ExportStream, open_export
+from app.exports.turns import install_counting
 from app.extensions import db
 from app.filters import Condition
 from app.slots import Slot
 
 log = logging.getLogger(__name__)
 bp.record_once(lambda state: install_slots(state.app))
+install_counting(bp)
 
 
 @bp.get("/invoices/export")
@@ -106,7 +108,6 @@ def _logged(
         for piece in body:
             sent += len(piece)
             yield piece
-            let_others_run()
         finished = True
     finally:
         close = getattr(body, "close", None)

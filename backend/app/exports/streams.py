@@ -7,7 +7,6 @@ connection on :meth:`close` (idempotent) however the download ends.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -17,26 +16,17 @@ from app.exports.formats import ExportFormat
 from app.exports.pg_csv import PostgresCsvStream
 from app.exports.pg_xlsx import CopyRowStream, prepared_select
 from app.exports.queries import ExportDefinition, RowStream
+from app.exports.turns import Turns
 from app.exports.xlsx_writer import xlsx_chunks
 from app.filters import Condition
 
 
-def let_others_run() -> None:
-    """Give the other requests of this worker a turn between two pieces of an export.
-
-    Under gevent ``time.sleep`` is patched: ``sleep(0)`` switches to the hub, which runs every
-    greenlet that is ready before coming back. Without it an export to a fast client never yields:
-    its socket writes do not block, its COPY rows are already buffered, so it keeps the worker until
-    the last row while list calls wait (the load benchmark's p99). Outside gevent it costs a syscall.
-    """
-    time.sleep(0)
-
-
 def _taking_turns(chunks: Iterator[Any]) -> Iterator[Any]:
-    """Pass the row chunks through, letting other requests run after each (a writer may buffer several)."""
+    """Pass the row chunks through, taking a turn after each (see :mod:`app.exports.turns`)."""
+    turns = Turns()
     for chunk in chunks:
         yield chunk
-        let_others_run()
+        turns.take()
 
 
 class ExportStream(Protocol):
