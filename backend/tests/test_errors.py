@@ -67,7 +67,7 @@ def test_403_for_wrong_role(database_url, tmp_path):
         return {"ok": True}
 
     with app.app_context():
-        user, admin = create_token("u", "user"), create_token("a", "admin")
+        user, admin = create_token("u", "jefe_operaciones"), create_token("a", "admin")
     client = app.test_client()
     assert_json_error(client.get("/api/admin-only", headers={"Authorization": f"Bearer {user}"}), 403, "forbidden")
     assert client.get("/api/admin-only", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
