@@ -144,7 +144,6 @@ def test_two_edits_of_the_same_version_exactly_one_wins(app, client, as_role, wo
     with app.app_context():
         first = db.session.get(Ot, world["ot"])
         first.vessel = "MSC A"
-        other_session = db.session.registry.registry.__class__  # noqa: F841  (documented below)
         from sqlalchemy.orm import Session
 
         with Session(db.engine) as second:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -21,7 +21,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.filters import PAGINATION_PARAMS, Param, _choices, _text, conditions, parse_flag
 from app.imports.importer import TRACKED_FIELDS
-from app.models import PROVIDER_TYPES, Client, CostType, History, Invoice, Provider
+from app.models import PROVIDER_TYPES, Client, CostType, History, Provider
 from app.pagination import page_limit, paginate
 from app.writes import history
 from app.writes.fields import validate
@@ -233,5 +233,3 @@ def _make_views(resource: Resource) -> None:
 
 for _resource in RESOURCES.values():
     _make_views(_resource)
-
-__all__ = ["Invoice", "apply_changes", "func"]

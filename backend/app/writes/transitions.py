@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from app.api import bp
@@ -104,6 +104,3 @@ def invoice_transition(invoice_id: int) -> ResponseReturnValue:
     history.record("invoices", invoice.id, f"transition:{values['kind']}", changes)
     _commit(INVOICES, invoice)
     return _tagged(INVOICES, invoice)
-
-
-__all__ = ["GRAPH", "invoice_transition", "jsonify"]
