@@ -30,6 +30,9 @@ run: $(VENV)/.runtime
 		echo "" && echo "NextOps demo: http://$(HOST):$(PORT)/health" && \
 		echo "Demo admin token (new on every 'make run'): $$token" && \
 		echo "Try: curl -H 'Authorization: Bearer $$token' 'http://$(HOST):$(PORT)/api/invoices?limit=5'" && echo ""
+	@cd $(BACKEND) && $(BIN)/flask users demo-admin > instance/.demo-admin && \
+		echo "Demo admin (new password on every 'make run'): $$(sed -n 1p instance/.demo-admin)  password: $$(sed -n 2p instance/.demo-admin)" && \
+		echo "Sign in: http://$(HOST):$(PORT)/login" && echo "" && rm -f instance/.demo-admin
 	cd $(BACKEND) && GUNICORN_BIND=$(HOST):$(PORT) exec $(BIN)/gunicorn wsgi:app
 
 lint: $(VENV)/.dev

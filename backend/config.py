@@ -20,6 +20,10 @@ from values import BOOLEAN_HINT, parse_bool
 
 BACKEND_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = BACKEND_DIR / "instance" / "nextops.db"
+# The embedded default's signing key: generated on the first start, reused by every worker and restart.
+SECRET_KEY_FILE = BACKEND_DIR / "instance" / "secret_key"
+# "5 per 15 minutes", "20/hour": the rate-limit strings Flask-Limiter (the limits package) parses.
+RATE_LIMIT = re.compile(r"^\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?$", re.I)
 
 
 class ConfigError(ValueError):
@@ -105,14 +109,65 @@ def engine_options(env: Mapping[str, str], url: str) -> dict[str, Any]:
     return options
 
 
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    if not RATE_LIMIT.match(value):
+        raise ConfigError(f"{name} must look like '5 per 15 minutes' or '20/hour', got {value!r}")
+    return value
+
+
+def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
+    """The embedded default's key: read from ``path``, created there (once, atomically) when missing.
+
+    A random key per process would sign each worker's cookies differently and sign everyone out on
+    every restart; ``O_EXCL`` makes two workers starting together agree on the first key written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise ConfigError(f"{path} is empty: delete it to generate a new SECRET_KEY, or set SECRET_KEY") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def secret_key(env: Mapping[str, str], url: str) -> str:
+    """``SECRET_KEY``, required anywhere but the embedded SQLite default (``make run``), where it is generated once."""
+    key = (env.get("SECRET_KEY") or "").strip()
+    if key:
+        return key
+    if not url.startswith("sqlite") or env.get("RAILWAY_ENVIRONMENT"):
+        raise ConfigError(
+            "SECRET_KEY must be set: it signs the session cookies and must be the same in every worker and "
+            "after every restart (generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return instance_secret_key()
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
     env = os.environ if env is None else env
     url = database_url(env)
+    railway = bool(env.get("RAILWAY_ENVIRONMENT"))
     return {
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(env, url),
-        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY": secret_key(env, url),
+        # Sessions (docs/accounts.md): an idle timeout and an absolute lifetime, both checked on every request.
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60, minimum=1),
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 12, minimum=1),
+        # Behind Railway's proxy the browser speaks HTTPS: the cookie must never travel over plain HTTP.
+        "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", railway),
+        # Proxies whose X-Forwarded-For/-Proto are believed (ProxyFix); 0 trusts none (make run, no proxy).
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 1 if railway else 0),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "LOGIN_LIMIT_ACCOUNT": _rate_limit(env, "LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_LIMIT_IP": _rate_limit(env, "LOGIN_LIMIT_IP", "20 per 15 minutes"),
         "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")).upper(),
         "API_PAGE_DEFAULT": _int(env, "API_PAGE_DEFAULT", 50, minimum=1),
         "API_PAGE_MAX": _int(env, "API_PAGE_MAX", 500, minimum=1),

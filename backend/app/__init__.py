@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.accounts.sessions import install_sessions
 from app.auth import install_auth
 from app.cli import register_cli
 from app.database import init_database
@@ -31,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # names like "Roldán" stay readable in the JSON
     _init_database(app)
     init_monitoring(app)  # memory sampler around the WSGI app, /api/monitoring/memory
+    install_sessions(app)  # cookie flags, ProxyFix, CSRF, sign-in limits (before auth: the guard uses them)
     install_auth(app)
     register_error_handlers(app)
     app.url_map.converters["id"] = IdConverter  # <id:...>: 1..2**63-1, so SQLite never sees a bigger int
@@ -51,6 +53,7 @@ def _init_database(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.accounts import bp as accounts_bp
     from app.api import bp as api_bp
     from app.exports import bp as exports_bp
     from app.health import bp as health_bp
@@ -59,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.uploads import bp as uploads_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(uploads_bp)
     app.register_blueprint(imports_bp)

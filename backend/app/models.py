@@ -92,7 +92,16 @@ ASSIGNMENT_METHOD_LABELS = {
 ASSIGNMENT_METHODS = tuple(ASSIGNMENT_METHOD_LABELS)
 # Where an OT field's value came from; a higher rank is never overwritten by a lower one.
 FIELD_SOURCE_RANK = {"import": 1, "manual": 3}
-TOKEN_ROLES = ("admin", "user")
+# The team's four roles, lowest first: each one can do everything the ones before it can (docs/accounts.md).
+ROLE_LABELS = {
+    "operativo": "Operativo",
+    "finanzas": "Finanzas",
+    "jefe_operaciones": "Jefe de operaciones",
+    "admin": "Administrador",
+}
+ROLES = tuple(ROLE_LABELS)
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+TOKEN_ROLES = ROLES
 # Invoice columns the list filters by equality; each gets a (column, id) index (see Invoice.__table_args__).
 INVOICE_EQUALITY_FILTERS = (
     "provider_nit",
@@ -158,9 +167,11 @@ class Client(db.Model):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     nit: Mapped[str | None] = mapped_column(String(32))
     nrc: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (trigram_index("ix_clients_name_trgm", "name"),)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ClientResolution(db.Model):
@@ -186,9 +197,11 @@ class Provider(db.Model):
     type: Mapped[str] = mapped_column(String(20), index=True)
     nrc: Mapped[str | None] = mapped_column(String(32))
     credit_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (trigram_index("ix_providers_name_trgm", "name"),)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class CostCategory(db.Model):
@@ -211,8 +224,10 @@ class CostType(db.Model):
     linked_to_ot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     display_order: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     category: Mapped[CostCategory] = relationship()
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ExtractionPattern(db.Model):
@@ -270,11 +285,13 @@ class Ot(db.Model):
     # {field: "import" | "manual"} for the fields an import may set: a manual value is never overwritten.
     field_sources: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     row_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     client: Mapped[Client] = relationship()
     carrier: Mapped[Provider | None] = relationship()
+    __mapper_args__ = {"version_id_col": version}
 
     # The searches (invoices' and OTs' q=) match these by substring (the JSON lists as text: below the class).
     __table_args__ = (
@@ -351,10 +368,12 @@ class Invoice(db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     ot: Mapped[Ot | None] = relationship()
     provider: Mapped[Provider] = relationship()
     document: Mapped[StoredFile | None] = relationship()
+    __mapper_args__ = {"version_id_col": version}
 
     __table_args__ = (
         Index("ix_invoices_provider_issue", "provider_id", "issue_date"),
@@ -367,14 +386,67 @@ class Invoice(db.Model):
     )
 
 
+class User(db.Model):
+    """A person who signs in. Username and email are stored lower-cased, so uniqueness is case-insensitive.
+
+    ``session_version`` is copied into the session cookie at sign-in; bumping it (password change,
+    deactivation) ends every live session of the account without a server-side session store.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class ApiToken(db.Model):
-    """An API bearer token; only its sha256 is stored, the token itself is shown once at creation."""
+    """An API bearer token; only its sha256 is stored, the token itself is shown once at creation.
+
+    A token with a ``user_id`` acts for that account and never above its role; one without is a
+    service token an admin created. ``last_used_at`` is refreshed at most once a minute.
+    """
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User | None] = relationship()
+
+
+class History(db.Model):
+    """One audit row per create, update, delete or transition, written in the change's own transaction.
+
+    ``changes`` is ``{field: [old, new]}`` with JSON values (money and dates as strings). The actor is
+    the account, the token, or both (a user's token); ``actor`` keeps a readable name even after
+    the account or token is gone.
+    """
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_history_resource_record", "resource", "record_id", "id"),)

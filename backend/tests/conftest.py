@@ -26,6 +26,7 @@ from app.extensions import db
 
 # One schema per test run, so concurrent runs (several developers, CI) never drop each other's tables.
 PG_SCHEMA = f"nextops_test_{os.getpid()}"
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
@@ -57,7 +58,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = _run_admin(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nextops-test.db'}"
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": TEST_SECRET_KEY})
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -81,6 +82,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "STORAGE_DIR": str(tmp_path / "storage"),
+            "SECRET_KEY": TEST_SECRET_KEY,
         }
     )
     with app.app_context():
@@ -110,7 +112,7 @@ def admin_token(app: Flask) -> str:
 @pytest.fixture
 def user_token(app: Flask) -> str:
     with app.app_context():
-        return create_token("test-user", "user")
+        return create_token("test-user", "jefe_operaciones")
 
 
 @pytest.fixture
@@ -137,4 +139,5 @@ def server_env(app: Flask, database_url: str) -> dict[str, str]:
         "STORAGE_DIR": app.config["STORAGE_DIR"],
         "LOG_LEVEL": "INFO",
         "GUNICORN_WORKERS": "2",
+        "SECRET_KEY": TEST_SECRET_KEY,
     }

@@ -36,8 +36,10 @@ def test_token_is_stored_hashed(app, admin_token):
 
 
 def test_cli_creates_token_and_replace_revokes(runner, client):
-    first = runner.invoke(args=["tokens", "create", "--name", "ops", "--role", "user"]).output.strip()
-    second = runner.invoke(args=["tokens", "create", "--name", "ops", "--role", "user", "--replace"]).output.strip()
+    first = runner.invoke(args=["tokens", "create", "--name", "ops", "--role", "operativo"]).output.strip()
+    second = runner.invoke(
+        args=["tokens", "create", "--name", "ops", "--role", "operativo", "--replace"]
+    ).output.strip()
     assert first.startswith("nxo_") and second.startswith("nxo_") and first != second
     assert client.get("/api/ots", headers={"Authorization": f"Bearer {first}"}).status_code == 401
     assert client.get("/api/ots", headers={"Authorization": f"Bearer {second}"}).status_code == 200

@@ -26,12 +26,18 @@ def test_postgresql_scheme_is_kept():
 
 
 def test_pool_options_for_postgres_are_small_and_short_lived():
-    options = load_config({"DATABASE_URL": "postgresql://x@h/db"})["SQLALCHEMY_ENGINE_OPTIONS"]
+    options = load_config({"DATABASE_URL": "postgresql://x@h/db", "SECRET_KEY": "k"})["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options == {"pool_pre_ping": True, "pool_recycle": 60, "pool_size": 5, "max_overflow": 5, "pool_timeout": 10}
 
 
 def test_pool_options_are_overridable():
-    env = {"DATABASE_URL": "postgresql://x@h/db", "DB_POOL_SIZE": "2", "DB_POOL_RECYCLE": "30", "DB_MAX_OVERFLOW": "0"}
+    env = {
+        "DATABASE_URL": "postgresql://x@h/db",
+        "SECRET_KEY": "k",
+        "DB_POOL_SIZE": "2",
+        "DB_POOL_RECYCLE": "30",
+        "DB_MAX_OVERFLOW": "0",
+    }
     options = load_config(env)["SQLALCHEMY_ENGINE_OPTIONS"]
     assert (options["pool_size"], options["pool_recycle"], options["max_overflow"]) == (2, 30, 0)
 
@@ -45,6 +51,10 @@ def test_pool_options_are_overridable():
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND must be one of"),
         ({"NEXTOPS_ENABLE_TEST_ROUTES": "maybe"}, "NEXTOPS_ENABLE_TEST_ROUTES must be true or false"),
+        ({"DATABASE_URL": "postgresql://x@h/db"}, "SECRET_KEY must be set"),
+        ({"RAILWAY_ENVIRONMENT": "production"}, "SECRET_KEY must be set"),
+        ({"LOGIN_LIMIT_IP": "lots"}, "LOGIN_LIMIT_IP must look like"),
+        ({"SESSION_COOKIE_SECURE": "maybe"}, "SESSION_COOKIE_SECURE must be true or false"),
     ],
 )
 def test_bad_values_name_the_variable(env, message):
@@ -111,3 +121,19 @@ def test_memory_samples_print_at_warning_level(tmp_path, capsys):
     logging.getLogger("app.exports").info("an INFO line that WARNING hides")
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [line["message"] for line in lines] == ["memory sample"]
+
+
+def test_embedded_default_generates_the_secret_key_once_and_reuses_it(tmp_path):
+    from config import instance_secret_key
+
+    path = tmp_path / "instance" / "secret_key"
+    first = instance_secret_key(path)
+    assert len(first) == 64 and instance_secret_key(path) == first
+    assert (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_railway_defaults_secure_cookies_and_one_trusted_proxy():
+    config = load_config({"RAILWAY_ENVIRONMENT": "production", "SECRET_KEY": "k"})
+    assert (config["SESSION_COOKIE_SECURE"], config["TRUSTED_PROXIES"]) == (True, 1)
+    local = load_config({"SECRET_KEY": "k"})
+    assert (local["SESSION_COOKIE_SECURE"], local["TRUSTED_PROXIES"]) == (False, 0)

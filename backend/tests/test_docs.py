@@ -42,7 +42,8 @@ CONFIG_SOURCE = (ROOT / "backend" / "config.py").read_text()
 ENV_READ = re.compile(r'\benv(?:\.get\(|,\s*)"([A-Z][A-Z0-9_]*)"')
 ENV_EXAMPLE = ROOT / "backend" / ".env.example"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
-POSTGRES = {"DATABASE_URL": "postgresql://nextops@db.invalid/nextops"}  # so the pool variables are read too
+# A PostgreSQL URL so the pool variables are read too (and then SECRET_KEY is required).
+POSTGRES = {"DATABASE_URL": "postgresql://nextops@db.invalid/nextops", "SECRET_KEY": "docs-test"}
 
 
 def without_code_blocks(markdown: str) -> str:

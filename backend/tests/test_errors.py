@@ -24,9 +24,9 @@ def test_404_inside_api(client, auth):
 
 
 def test_405_keeps_allow_header(client, auth):
-    response = client.post("/api/invoices", headers=auth)
+    response = client.put("/api/invoices", headers=auth)  # POST creates since the write API
     assert_json_error(response, 405, "method_not_allowed")
-    assert "GET" in response.headers["Allow"]
+    assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
 
 
 def test_400_names_the_parameter(client, auth):
@@ -67,7 +67,7 @@ def test_403_for_wrong_role(database_url, tmp_path):
         return {"ok": True}
 
     with app.app_context():
-        user, admin = create_token("u", "user"), create_token("a", "admin")
+        user, admin = create_token("u", "jefe_operaciones"), create_token("a", "admin")
     client = app.test_client()
     assert_json_error(client.get("/api/admin-only", headers={"Authorization": f"Bearer {user}"}), 403, "forbidden")
     assert client.get("/api/admin-only", headers={"Authorization": f"Bearer {admin}"}).status_code == 200

@@ -29,7 +29,9 @@ def _one(model: Any, item_id: int, options: list[Any], to_json: Any) -> Response
     row = db.session.execute(select(model).where(model.id == item_id).options(*options)).scalar_one_or_none()
     if row is None:
         raise ApiError(404, f"{model.__tablename__[:-1]} {item_id} not found")
-    return jsonify(to_json(row))
+    response = jsonify(to_json(row))
+    response.headers["ETag"] = f'"{row.version}"'  # send it back as If-Match to PATCH (docs/write-api.md)
+    return response
 
 
 INVOICE_OPTIONS = [joinedload(Invoice.ot), joinedload(Invoice.provider)]

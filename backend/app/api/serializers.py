@@ -49,6 +49,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "needs_review": invoice.needs_review,
         "notes": invoice.notes,
         "document_id": invoice.document_id,
+        "version": invoice.version,
         "created_at": _iso(invoice.created_at),
     }
 
@@ -87,6 +88,7 @@ def ot_json(ot: Ot) -> dict[str, Any]:
         "closing_sent_date": _iso(ot.closing_sent_date),
         "comments": ot.comments,
         "field_sources": dict(ot.field_sources or {}),
+        "version": ot.version,
         "created_at": _iso(ot.created_at),
         "updated_at": _iso(ot.updated_at),
     }

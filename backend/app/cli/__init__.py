@@ -1,7 +1,8 @@
-"""``flask`` sub-commands: tokens, seed (and the feature packages add their own)."""
+"""``flask`` sub-commands: tokens, users, seed (and the feature packages add their own)."""
 
 from flask import Flask
 
+from app.accounts.cli import users_group
 from app.cli.seed import seed_command
 from app.cli.tokens import tokens_group
 from app.exports.cli import export_group
@@ -12,6 +13,7 @@ from app.monitoring.cli import memory_check_command
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_group)
+    app.cli.add_command(users_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(import_group)
     app.cli.add_command(intake_group)

@@ -624,7 +624,16 @@ class _BatchWriter:
             changes[name] = value
             sources[name] = "import"
         stamp = self.context.stamp
-        return {"id": found.id, **changes, "field_sources": sources, "row_hash": row_hash, "updated_at": stamp}
+        # The ORM's bulk update checks this version in its WHERE and writes version + 1 (Ot's version_id_col):
+        # an edit prepared on the old version then gets a 412, and a concurrent edit here fails the import.
+        return {
+            "id": found.id,
+            **changes,
+            "field_sources": sources,
+            "row_hash": row_hash,
+            "updated_at": stamp,
+            "version": found.version,
+        }
 
     def _client_for(self, number: int, client_name: str, found: Ot) -> int | None:
         """The client the row should get: the record's when they agree or ``keep`` was chosen, else the new one.

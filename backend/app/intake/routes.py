@@ -7,6 +7,7 @@ is a ``400 invalid_body`` naming what is wrong.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app, jsonify, request
@@ -33,6 +34,9 @@ from app.intake.reading import Limits
 from app.intake.service import Options, take_in
 from app.models import ExtractionPattern, Invoice, Ot, Provider
 from app.uploads.streaming import open_request_uploads
+from app.writes import history
+from app.writes.resources import INVOICES
+from app.writes.routes import apply_changes
 
 INTAKE_PARAMETERS = ("provider_id", "cost_type", "dry_run")
 MAX_JSON_BODY = 1024 * 1024  # a pattern test carries up to INTAKE_PDF_MAX_CHARS of text
@@ -70,8 +74,11 @@ def assign(invoice_id: int) -> ResponseReturnValue:
     ot = db.session.get(Ot, ot_id)
     if ot is None:
         raise ApiError(422, f"no OT with id {ot_id}", "unknown_ot")
-    invoice.ot_id, invoice.assignment_method = ot.id, "manual"
-    invoice.match_confidence, invoice.needs_review = 1, False
+    changes = apply_changes(
+        INVOICES, invoice, {"ot_id": ot.id, "assignment_method": "manual", "match_confidence": Decimal(1)}
+    )
+    changes.update(apply_changes(INVOICES, invoice, {"needs_review": False}))
+    history.record("invoices", invoice.id, "assign", changes)  # same transaction as the change
     db.session.commit()
     return jsonify(invoice_json(_invoice(invoice_id)))
 
@@ -81,8 +88,11 @@ def unassign(invoice_id: int) -> ResponseReturnValue:
     """Take the OT away: method ``unassigned``, no confidence, back in the review queue."""
     _json_object(set(), optional=True)
     invoice = _invoice(invoice_id)
-    invoice.ot_id, invoice.assignment_method = None, "unassigned"
-    invoice.match_confidence, invoice.needs_review = None, True
+    changes = apply_changes(
+        INVOICES, invoice, {"ot_id": None, "assignment_method": "unassigned", "match_confidence": None}
+    )
+    changes.update(apply_changes(INVOICES, invoice, {"needs_review": True}))
+    history.record("invoices", invoice.id, "unassign", changes)
     db.session.commit()
     return jsonify(invoice_json(_invoice(invoice_id)))
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.auth import require_role
 from app.errors import BadParameter
 from app.filters import invoice_conditions
 from app.models import StoredFile
@@ -69,6 +70,7 @@ def documents_zip() -> ResponseReturnValue:
 
 
 @bp.post("/invoices/documents.zip")
+@require_role("operativo")  # a read: POST only because the selection may not fit a query string
 def documents_zip_selected() -> ResponseReturnValue:
     """The documents of the invoices in ``{"ids": [...]}`` (a selection too long for a query string)."""
     if request.args:
