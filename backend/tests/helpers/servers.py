@@ -20,6 +20,8 @@ from pathlib import Path
 import requests
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+# Servers on a PostgreSQL URL refuse to start without SECRET_KEY; these are throwaway test and bench servers.
+SERVER_SECRET_KEY = "test-and-bench-servers-only"
 
 
 def free_port() -> int:
@@ -81,12 +83,13 @@ def run_gunicorn(
     """Run gunicorn with ``env`` layered over this process's environment; stop it on exit.
 
     Inherited ``GUNICORN_*`` variables are dropped, so a developer's shell cannot change the server a
-    test or benchmark measures. ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only
-    baseline app with bench/ on PYTHONPATH).
+    test or benchmark measures; ``SECRET_KEY`` gets a fixed throwaway value unless one is given.
+    ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only baseline app with bench/ on
+    PYTHONPATH).
     """
     port = free_port()
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
-    full_env = {**inherited, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    full_env = {"SECRET_KEY": SERVER_SECRET_KEY, **inherited, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, *extra_args],
