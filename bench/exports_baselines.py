@@ -3,7 +3,7 @@
 ``python bench/exports_baselines.py METHOD DATABASE_URL OUT_FILE``: imports and connects, prints
 ``ready``, waits for ``go`` on stdin (the parent starts sampling this process's RSS in between), runs
 the export, prints one JSON line. Every method except ``pg_copy`` reads the same SELECT as the
-endpoint (``app.exports.queries.invoice_select``) through the same server-side cursor
+endpoint (``app.exports.queries.EXPORTS["invoices"]``) through the same server-side cursor
 (``yield_per=EXPORT_CHUNK_SIZE``); they differ only in how the rows become a file:
 
 - ``openpyxl_normal``: the old system's way, a normal ``openpyxl.Workbook`` saved at the end;
@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 
 from app.exports.columns import INVOICE_COLUMNS
 from app.exports.csv_writer import csv_chunks
-from app.exports.queries import invoice_select
+from app.exports.queries import EXPORTS
 from app.exports.xlsx_writer import xlsx_chunks
 
 CHUNK_SIZE = 100  # EXPORT_CHUNK_SIZE's default, as the server runs it
@@ -52,7 +52,7 @@ class TimedFile(io.FileIO):
 
 
 def _chunks(connection) -> Iterator:
-    result = connection.execution_options(yield_per=CHUNK_SIZE).execute(invoice_select([]))
+    result = connection.execution_options(yield_per=CHUNK_SIZE).execute(EXPORTS["invoices"].select([]))
     yield from result.partitions()
 
 
@@ -99,7 +99,7 @@ def csv_writer(connection, out: TimedFile) -> int:
 
 
 def pg_copy(connection, out: TimedFile) -> int:
-    sql = invoice_select([]).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    sql = EXPORTS["invoices"].select([]).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor:
         cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
