@@ -30,14 +30,14 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine
 from sqlalchemy.dialects import postgresql
 
-from app.exports.columns import INVOICE_COLUMNS
+from app.exports.columns import INVOICE_COLUMNS, Kind
 from app.exports.csv_writer import csv_chunks
 from app.exports.queries import EXPORTS
 from app.exports.xlsx_writer import xlsx_chunks
 
 CHUNK_SIZE = 100  # EXPORT_CHUNK_SIZE's default, as the server runs it
 HEADERS = [column.header for column in INVOICE_COLUMNS]
-CONTAINERS = [column.key for column in INVOICE_COLUMNS].index("containers")
+LISTS = [index for index, column in enumerate(INVOICE_COLUMNS) if column.kind is Kind.LIST]
 
 
 class TimedFile(io.FileIO):
@@ -57,9 +57,10 @@ def _chunks(connection) -> Iterator:
 
 
 def _cells(row) -> list:
-    """openpyxl cannot store a list: the containers become one string, everything else as fetched."""
+    """openpyxl cannot store a list: the list columns (containers, house BLs) become one string each."""
     values = list(row)
-    values[CONTAINERS] = ", ".join(values[CONTAINERS] or ())
+    for index in LISTS:
+        values[index] = ", ".join(values[index] or ())
     return values
 
 

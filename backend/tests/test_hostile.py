@@ -129,7 +129,7 @@ CASES = [
     Case("export-bad-format", get("/api/invoices/export?format=pdf"), 400, "invalid_parameter"),
     Case("export-with-cursor", get("/api/ots/export?cursor=abc"), 400, "invalid_parameter"),
     Case("unknown-path", get("/api/nothing-here"), 404, "not_found"),
-    Case("wrong-method", post("/api/invoices", b"{}", "application/json"), 405, "method_not_allowed"),
+    Case("wrong-method", post("/api/invoices/export", b"{}", "application/json"), 405, "method_not_allowed"),
     Case("delete-method", post("/api/uploads/1", b"", method="DELETE"), 405, "method_not_allowed"),
     # Authentication
     Case("missing-token", get("/api/invoices", auth=False), 401, "unauthorized"),
