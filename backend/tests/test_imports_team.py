@@ -284,6 +284,7 @@ def test_sheet_by_name_by_parameter_or_the_largest_with_a_warning(seeded, client
 
 def test_decisions_must_come_before_the_files_and_be_well_formed(seeded, client, auth, names, tmp_path):
     path = workbook(tmp_path / "a.xlsx", [row("25OT9201", names["client"])])
+    late_path = workbook(tmp_path / "late.xlsx", [row("25OT9202", names["client"])])
     late = client.post(
         "/api/ots/import",
         data={"file": (io.BytesIO(path.read_bytes()), path.name), "decisions": "{}"},
@@ -299,12 +300,13 @@ def test_decisions_must_come_before_the_files_and_be_well_formed(seeded, client,
         + f'\r\n{part}"decisions"\r\n\r\n{{}}\r\n--{boundary}--\r\n'.encode()
     )
     response = client.post(
-        "/api/ots/import?dry_run=1",
-        data=body,
+        "/api/ots/import",
+        data=body.replace(path.read_bytes(), late_path.read_bytes()),
         headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert response.status_code == 400
     assert "before the files" in response.get_json()["error"]["message"]
+    assert get_ot(seeded, "25OT9202") is None, "refused before the commit: nothing imported"
     bad = post(client, auth, [path], decisions={"25OT9201/client": "maybe"})
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "decisions"
 

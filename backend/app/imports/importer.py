@@ -191,18 +191,22 @@ def import_uploads(
     first = next(uploads, None)
     if first is None:
         raise ApiError(400, "no file to import: send one or more 'file' parts", "malformed_upload")
-    fields_before = set(first.fields)
     chosen = options(first.fields)
     result = run_import(_spooled(_chain(first, uploads), storage_dir, limit), chosen)
-    late = {"decisions"} & (set(first.fields) - fields_before)
-    if late:
-        raise ApiError(400, "send 'decisions' before the files in the multipart body", "malformed_upload")
     return _raise_for(result)
 
 
 def _chain(first: Upload, rest: Iterator[Upload]) -> Iterator[Upload]:
+    """The uploads in order; once the body is read, refuse ``decisions`` sent after the files.
+
+    The check runs inside the import's loop, before its commit: a late field ends the request with
+    nothing written, instead of an import made without the decisions it carried.
+    """
+    known = set(first.fields)
     yield first
     yield from rest
+    if "decisions" in set(first.fields) - known:
+        raise ApiError(400, "send 'decisions' before the files in the multipart body", "malformed_upload")
 
 
 def _spooled(uploads: Iterable[Upload], storage_dir: str, limit: int) -> Iterator[SourceFile]:
