@@ -30,6 +30,7 @@ from ops.worker_lifecycle import (  # noqa: E402
     dispose_inherited_engines,
     freeze_heap,
     give_back_extra_slot,
+    let_preload_timers_finish,
     request_early_replacement,
     unfreeze_heap,
     will_reach_max_requests,
@@ -93,6 +94,8 @@ def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
 
 def when_ready(server) -> None:  # noqa: ANN001
     """Freeze the preloaded heap just before the first fork, so workers keep sharing its pages."""
+    if server.cfg.preload_app and _settings.worker_class == "gevent":
+        let_preload_timers_finish()
     if server.cfg.preload_app and _settings.gc_freeze:
         server.log.info("gc.freeze(): %d objects moved to the permanent generation", freeze_heap())
 

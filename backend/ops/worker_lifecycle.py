@@ -47,6 +47,19 @@ def freeze_heap() -> int:
     return gc.get_freeze_count()
 
 
+def let_preload_timers_finish() -> None:
+    """Let the master run the greenlets the preloaded app scheduled, before the first fork.
+
+    Under gevent a ``threading.Timer`` started while the app loads (the rate limiter's in-memory
+    storage starts one) is a greenlet of the master's hub. Forked pending, it would finish in every
+    worker, where gevent has reset threading's bookkeeping, and print a KeyError traceback (not a
+    JSON line) at each boot. A short sleep here lets it run and end in the master.
+    """
+    import gevent
+
+    gevent.sleep(0.05)
+
+
 def unfreeze_heap() -> None:
     gc.unfreeze()
 

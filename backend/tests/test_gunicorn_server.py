@@ -23,7 +23,9 @@ def test_gunicorn_gevent_serves_and_logs_config(app, server_env, admin_token, tm
         assert requests.get(server.url("/api/invoices"), timeout=5).status_code == 401
         pid = server.pid
     assert server.process.returncode == 0, "graceful stop by PID"
-    messages = [json.loads(line)["message"] for line in server.log_text().splitlines() if line.startswith("{")]
+    lines = [line for line in server.log_text().splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), [line for line in lines if not line.startswith("{")][:5]
+    messages = [json.loads(line)["message"] for line in lines]
     start = messages.index("Gunicorn starting with config:")
     assert messages[start + 1] == "  Workers: 2"
     assert messages[start + 2] == "  Worker class: <class 'ops.workers.ggevent.JsonErrorGeventWorker'>"
