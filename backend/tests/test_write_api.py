@@ -282,3 +282,18 @@ def test_assign_and_unassign_bump_the_version_and_leave_history(client, as_role,
     assert body["version"] == 3 and body["ot_id"] == world["ot"]
     actions = [h["action"] for h in client.get(f"{path}/history", headers=jefe).get_json()["items"]]
     assert actions == ["create", "unassign", "assign"]
+
+
+def test_ot_and_container_numbers_are_normalised_as_everywhere_else(client, as_role, world) -> None:
+    jefe = as_role("jefe_operaciones")
+    owner = world["client"]
+    typed = {"ot_number": " 26ot 0777 ", "client_id": owner, "containers": ["mscu 123456-7", "MSCU1234567"]}
+    created = client.post("/api/ots", json=typed, headers=jefe)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["ot_number"], body["containers"]) == ("26OT0777", ["MSCU1234567"])
+    not_a_container = {"ot_number": "26OT0778", "client_id": owner, "containers": ["POR ASIGNAR"]}
+    bad = client.post("/api/ots", json=not_a_container, headers=jefe)
+    assert bad.status_code == 422 and "containers" in bad.get_json()["error"]["fields"]
+    bad = client.post("/api/ots", json={"ot_number": "26OT/0779", "client_id": owner}, headers=jefe)
+    assert bad.status_code == 422 and "ot_number" in bad.get_json()["error"]["fields"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.errors import ApiError
 from app.extensions import db
+from app.shipping_codes import dedupe, is_ot_number, normalise_ot_number, split_containers
 
 MONEY_MAX = Decimal("999999999999.99")
 
@@ -119,6 +120,30 @@ def reference(model: Any, nullable: bool = False) -> Callable[[Any], int | None]
     return parse
 
 
+def ot_number(value: Any) -> str:
+    """An OT number as the import and the intake store it (``25ot 1327`` -> ``25OT1327``)."""
+    raw = text(32, required=True)(value)
+    number = normalise_ot_number(raw or "")
+    if not is_ot_number(number):
+        raise Invalid(f"{raw!r} is not an OT number (letters, digits and '-')")
+    return number
+
+
+def containers(value: Any) -> list[str]:
+    """ISO 6346 numbers normalised as every other path does (:mod:`app.shipping_codes`); other text is refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value) or len(value) > 200:
+        raise Invalid("a list of at most 200 container numbers")
+    found: list[str] = []
+    for item in value:
+        codes, leftover = split_containers(item)
+        if leftover or (item.strip() and not codes):
+            raise Invalid(f"not a container number (4 letters + 7 digits): {item[:40]!r}")
+        found += codes
+    return dedupe(found)
+
+
 def text_list(maximum: int) -> Callable[[Any], list[str]]:
     def parse(value: Any) -> list[str]:
         if value is None:
@@ -128,7 +153,7 @@ def text_list(maximum: int) -> Callable[[Any], list[str]]:
         items = [item.strip().upper() for item in value if item.strip()]
         if any(len(item) > maximum for item in items) or len(items) > 200:
             raise Invalid(f"at most 200 items of at most {maximum} characters")
-        return list(dict.fromkeys(items))
+        return dedupe(items)
 
     return parse
 

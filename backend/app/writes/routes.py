@@ -152,7 +152,7 @@ def _make_views(resource: Resource) -> None:
             values.setdefault("applicable_amount", values["amount"])
             values.setdefault("provider_nit", db.session.get(Provider, values["provider_id"]).nit)
             values["assignment_method"] = "manual" if values.get("ot_id") else "unassigned"
-        row = model(**resource.defaults, **values)
+        row = model(**{**resource.defaults, **values})  # a value sent wins over the default
         if resource.name == "ots":
             row.field_sources = {name: "manual" for name in values if name in TRACKED_FIELDS}
         db.session.add(row)
