@@ -261,9 +261,9 @@ def _values(args: Args, name: str) -> list[str]:
     return [args[name]] if name in args else []
 
 
-def _check_known(args: Args, params: Iterable[Param], extra: Iterable[str]) -> None:
-    """Reject unknown parameters: a misspelt filter must not silently return (or export) everything."""
-    known = {param.name for param in params} | set(extra)
+def check_known(args: Args, known: Iterable[str]) -> None:
+    """Reject unknown parameters: a misspelt one must not be silently ignored (returning or exporting everything)."""
+    known = set(known)
     for name in args:
         if name not in known:
             raise BadParameter(name, f"unknown parameter; expected one of {', '.join(sorted(known))}")
@@ -285,7 +285,7 @@ def conditions(args: Args, params: Sequence[Param], extra: Iterable[str] = ()) -
     ``extra`` names parameters the caller handles itself (pagination, export format). A parameter
     given twice is an error unless it is a multi-value choice, whose values are merged.
     """
-    _check_known(args, params, extra)
+    check_known(args, {param.name for param in params} | set(extra))
     parsed: dict[str, Any] = {}
     for param in params:
         raws = _values(args, param.name)

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.errors import BadParameter
-from app.filters import parse_flag
+from app.filters import check_known, parse_flag
 from app.imports import bp
 from app.imports.importer import ImportOptions, import_uploads, parse_decisions
 from app.uploads.streaming import open_request_uploads, upload_limit
@@ -23,9 +22,7 @@ def import_ots() -> ResponseReturnValue:
     Send each workbook as a ``file`` part; conflict decisions, when repeating an import, as a
     ``decisions`` JSON field before the files.
     """
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        raise BadParameter(unknown[0], f"unknown parameter; expected one of {', '.join(PARAMETERS)}")
+    check_known(request.args, PARAMETERS)
     dry_run = parse_flag("dry_run", request.args.get("dry_run", "false"))
     create_clients = parse_flag("create_clients", request.args.get("create_clients", "false"))
     sheet = request.args.get("sheet") or None

@@ -19,7 +19,7 @@ from app.auth import require_role
 from app.catalogs import cost_type_codes
 from app.errors import ApiError, BadParameter
 from app.extensions import db
-from app.filters import parse_flag
+from app.filters import check_known, parse_flag
 from app.intake import bp
 from app.intake.patterns import (
     FIELDS,
@@ -47,9 +47,7 @@ PATTERN_KEYS = frozenset({"provider_id", "field", "pattern", "priority", "active
 @bp.post("/invoices/intake")
 def intake() -> ResponseReturnValue:
     """Store and read each ``file`` part (PDF or DTE JSON), create and match the invoices; one report per file."""
-    unknown = sorted(set(request.args) - set(INTAKE_PARAMETERS))
-    if unknown:
-        raise BadParameter(unknown[0], f"unknown parameter; expected one of {', '.join(INTAKE_PARAMETERS)}")
+    check_known(request.args, INTAKE_PARAMETERS)
     for name in INTAKE_PARAMETERS:
         if len(request.args.getlist(name)) > 1:
             raise BadParameter(name, "given more than once")
@@ -112,9 +110,7 @@ def list_patterns() -> ResponseReturnValue:
             if raw in ("", "null")
             else ExtractionPattern.provider_id == _int_parameter("provider_id", raw)
         )
-    unknown = sorted(set(request.args) - {"provider_id"})
-    if unknown:
-        raise BadParameter(unknown[0], "unknown parameter; expected provider_id")
+    check_known(request.args, {"provider_id"})
     rows = db.session.scalars(
         select(ExtractionPattern)
         .where(*conditions)
