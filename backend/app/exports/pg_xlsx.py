@@ -20,8 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.exports.columns import Column, Kind
 from app.exports.pg_csv import CopyOut, _joined_list
+from values import EXCEL_EPOCH
 
-EXCEL_EPOCH = dt.date(1899, 12, 30)
 UNIX_EPOCH_SERIAL = (dt.date(1970, 1, 1) - EXCEL_EPOCH).days  # 25569
 SECONDS_PER_DAY = 86_400
 

@@ -32,12 +32,13 @@ from stream_zip import ZIP_32, MemberFile, stream_zip
 
 from app.exports.cells import FORMULA_TRIGGERS, joined, neutralise
 from app.exports.columns import Chunk, Column, Kind
+from values import EXCEL_EPOCH
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3; 1 is its fast default, 3 saves ~2% of the file for 4x the CPU
 MAX_ROWS = 1_048_576  # Excel's sheet limit, header row included
 MAX_CELL_TEXT = 32_767  # Excel's limit on characters in one cell
-EXCEL_EPOCH = dt.date(1899, 12, 30).toordinal()  # serial 0 in the 1900 date system
+EXCEL_EPOCH_ORDINAL = EXCEL_EPOCH.toordinal()
 SECONDS_PER_DAY = 86_400
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -143,7 +144,7 @@ def text_element(value: str) -> str:
 def excel_datetime(value: dt.datetime) -> float:
     """Days since Excel's epoch, the time of day as the fraction."""
     seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    return value.toordinal() - EXCEL_EPOCH + seconds / SECONDS_PER_DAY
+    return value.toordinal() - EXCEL_EPOCH_ORDINAL + seconds / SECONDS_PER_DAY
 
 
 # A column of a chunk becomes either (True, values): every value present and written as it is inside the
@@ -208,7 +209,7 @@ def _values(kind: Kind, values: Sequence[Any]) -> Sequence[Any]:
     if kind is Kind.LIST:
         return [joined(value) for value in values]
     if kind is Kind.DATE:
-        return [value.toordinal() - EXCEL_EPOCH if value is not None else None for value in values]
+        return [value.toordinal() - EXCEL_EPOCH_ORDINAL if value is not None else None for value in values]
     if kind is Kind.DATETIME:
         return [excel_datetime(value) if value is not None else None for value in values]
     return _finite(values)

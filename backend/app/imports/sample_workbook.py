@@ -20,8 +20,9 @@ import openpyxl
 from sqlalchemy import select
 
 from app.extensions import db
-from app.imports.team_sheet import EXCEL_EPOCH, normalise
+from app.imports.team_sheet import normalise
 from app.models import Client, Ot
+from values import EXCEL_EPOCH
 
 SHEET = "IMPORT 2025"
 HEADER = (

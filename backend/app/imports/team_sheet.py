@@ -17,10 +17,10 @@ from pathlib import PurePath
 from typing import Any
 
 from app.models import OT_STATUSES
+from values import EXCEL_EPOCH
 
 HEADER_SEARCH_ROWS = 5
 PREFERRED_SHEET_WORDS = ("IMPORT", "BASE", "DATOS", "OTS", "ORDENES")
-EXCEL_EPOCH = dt.date(1899, 12, 30)
 SERIAL_RANGE = (20_000, 80_000)  # 1954..2119: a number in a date column outside this is not a date
 DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d")
 # Words the team writes in a date column to say "no date (yet)".
