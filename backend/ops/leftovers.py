@@ -5,7 +5,7 @@ upload under ``tmp/``) and remove it themselves on every error, but a worker tha
 OOM killer sends when a container hits its memory limit) runs no cleanup at all. So every temporary name
 carries the PID of the worker that owns it:
 
-- ``<kind>-<pid>-<random>.part`` locally (``kind`` is ``upload`` or ``import``), ``tmp/<pid>-<random>`` on S3;
+- ``<kind>-<pid>-<random>.part`` locally (``kind``: ``upload``, ``import``, ``intake``), ``tmp/<pid>-<random>`` on S3;
 - when a worker exits, the master (gunicorn's ``child_exit``) removes that PID's files and aborts its
   multipart uploads at once, before it forks the replacement (so a reused PID cannot own any yet);
 - when the master starts, nothing is in flight: every ``.part`` file and every multipart upload or

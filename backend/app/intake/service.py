@@ -15,11 +15,9 @@ type and credit days a person must choose); the answer names the NIT and the nam
 from __future__ import annotations
 
 import datetime as dt
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import regex
@@ -37,6 +35,7 @@ from app.uploads.documents import store_document
 from app.uploads.sniffing import JSON, PDF, Sniffer, UnsupportedType
 from app.uploads.storage import get_storage
 from app.uploads.streaming import Upload, receive, upload_limit
+from ops.leftovers import PART_SUFFIX, part_prefix, temp_dir
 
 INTAKE_TYPES = frozenset({PDF, JSON})
 CONTINUABLE = frozenset({"unsupported_type", "empty_upload"})  # the body is intact: read the next file
@@ -87,9 +86,10 @@ def take_in(uploads: Iterator[Upload], options: Options) -> dict[str, Any]:
 
 def take_in_one(upload: Upload, options: Options) -> FileReport:
     report = FileReport(upload.filename)
-    temp_dir = Path(current_app.config["STORAGE_DIR"]) / "tmp"
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=temp_dir, prefix=f"intake-{os.getpid()}-", suffix=".part") as spool:
+    directory = temp_dir(current_app.config["STORAGE_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    # intake-<pid>-<random>.part: the master removes it if this worker is killed mid-read (ops/leftovers.py).
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=part_prefix("intake"), suffix=PART_SUFFIX) as spool:
         try:
             content_type = _receive(upload, spool, options, report)
         except ApiError as exc:
