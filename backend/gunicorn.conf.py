@@ -25,6 +25,7 @@ import signal  # noqa: E402
 from logs import STARTUP_LOGGER, logging_dict  # noqa: E402
 from ops.gunicorn_master import remove_stale_pidfile  # noqa: E402
 from ops.leftovers import clean_after_worker, clean_at_start  # noqa: E402
+from ops.retirements import record_retirement, retirements_path  # noqa: E402
 from ops.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
@@ -36,6 +37,7 @@ from ops.worker_lifecycle import (  # noqa: E402
     will_reach_max_requests,
 )
 from ops.workers import WORKER_CLASSES  # noqa: E402
+from values import MB  # noqa: E402
 
 # STORAGE_DIR and the S3 settings, for the master's clean-up of what dead workers leave (ops/leftovers.py).
 _app_config = load_config()
@@ -125,6 +127,7 @@ def post_worker_init(worker) -> None:  # noqa: ANN001
 
 
 _recycler = MemoryRecycler(_settings.max_worker_memory_mb)
+_retirements = retirements_path(_app_config["STORAGE_DIR"])  # shown on /operator (ops/retirements.py)
 
 
 def pre_request(worker, req) -> None:  # noqa: ANN001
@@ -134,12 +137,14 @@ def pre_request(worker, req) -> None:  # noqa: ANN001
     time; without this the port could be left with no accepting worker until it exits.
     """
     if will_reach_max_requests(worker):
+        record_retirement(_retirements, worker.pid, "max_requests", worker.nr + 1)
         request_early_replacement(worker)
 
 
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001
     """Retire this worker gracefully if its RSS stays above GUNICORN_MAX_WORKER_MEMORY_MB after a trim."""
     if _recycler.check(worker):
+        record_retirement(_retirements, worker.pid, "memory", worker.nr, _recycler.read()[0] / MB)
         request_early_replacement(worker)
 
 

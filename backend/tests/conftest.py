@@ -23,6 +23,7 @@ from app import create_app
 from app.auth import create_token
 from app.catalogs import ensure_default_cost_types
 from app.extensions import db
+from tests.helpers.browser import Site, launch_chromium, missing_browser, run_site
 
 # One schema per test run, so concurrent runs (several developers, CI) never drop each other's tables.
 PG_SCHEMA = f"nextops_test_{os.getpid()}"
@@ -141,3 +142,38 @@ def server_env(app: Flask, database_url: str) -> dict[str, str]:
         "GUNICORN_WORKERS": "2",
         "SECRET_KEY": TEST_SECRET_KEY,
     }
+
+
+# Real-browser tests (marker ``browser``): one seeded gunicorn and one Chromium for the whole session;
+# each test gets a fresh browser context (its own cookies), so tests never share a signed-in session.
+
+
+def _require_browser() -> None:
+    reason = missing_browser()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _require_browser()
+    with run_site(tmp_path_factory.mktemp("site")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    _require_browser()
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(chromium: object, site: Site, tmp_path: Path) -> Iterator[object]:
+    """A headless page at 1280x900 in a fresh context, downloads accepted, Spanish as the browser's language."""
+    context = chromium.new_context(  # type: ignore[attr-defined]
+        base_url=site.url(), accept_downloads=True, locale="es-SV", viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    yield page
+    context.close()

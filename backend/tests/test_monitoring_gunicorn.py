@@ -201,8 +201,12 @@ def test_workers_over_the_memory_limit_are_retired_under_load(server_env, tmp_pa
             list(pool.map(client, range(5)))
         final = wait_for_workers(server, 2)
         log = server.log_text()
+        reported = requests.get(server.url("/api/monitoring/memory"), headers=auth, timeout=30).json()["retirements"]
 
     assert [status for status, _ in results] == [200] * len(results)
+    assert {item["pid"] for item in reported if item["reason"] == "memory"} == {
+        int(pid) for pid in re.findall(r"Retiring worker (\d+): RSS [\d.]+ MB above", log)
+    }, "every memory retirement the log names is in the operator's list, with its reason"
     retired = {int(pid) for pid in re.findall(r"Retiring worker (\d+): RSS [\d.]+ MB above", log)}
     replaced = (original | seen) - final
     assert len(seen) > 2, f"no worker was replaced in {len(results)} requests"

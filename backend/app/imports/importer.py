@@ -192,8 +192,12 @@ def import_uploads(
     if first is None:
         raise ApiError(400, "no file to import: send one or more 'file' parts", "malformed_upload")
     chosen = options(first.fields)
-    result = run_import(_spooled(_chain(first, uploads), storage_dir, limit), chosen)
-    return _raise_for(result)
+    return import_sources(_spooled(_chain(first, uploads), storage_dir, limit), chosen)
+
+
+def import_sources(sources: Iterable[SourceFile], options: ImportOptions) -> ImportResult:
+    """Run the import on ``sources`` and raise its 422/409; the API and the web page's staged files both call it."""
+    return _raise_for(run_import(sources, options))
 
 
 def _chain(first: Upload, rest: Iterator[Upload]) -> Iterator[Upload]:

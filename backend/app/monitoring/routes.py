@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from app.auth import require_role
 from app.monitoring.sampler import EXTENSION_KEY
 from ops.memory_report import Thresholds, build_report
+from ops.retirements import recent_retirements, retirements_path
 from values import MB
 
 bp = Blueprint("monitoring", __name__, url_prefix="/api/monitoring")
@@ -49,4 +50,5 @@ def memory() -> ResponseReturnValue:
         "uptime_s": round(time.time() - psutil.Process().create_time(), 1),
         "under_gunicorn": under_gunicorn,
     }
+    report["retirements"] = recent_retirements(retirements_path(current_app.config["STORAGE_DIR"]))
     return jsonify(report)

@@ -10,6 +10,7 @@ race: the loser's insert hits the unique constraint and it answers with the winn
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from app.errors import ApiError, BadParameter
 from app.extensions import db
 from app.ids import parse_id
 from app.models import Invoice, StoredFile
+from app.pagination import paginate
 from app.uploads.sniffing import ALL_TYPES, name_for_type
 from app.uploads.storage import Storage, key_for, pending
 from app.uploads.streaming import Received, Upload, receive
@@ -48,6 +50,13 @@ def store_document(upload: Upload, storage: Storage, limit: int, invoice_id: str
         obj.commit(key)
     # The stored name's extension follows the sniffed type (a PDF sent as setup.exe is kept as setup.pdf).
     return _insert(received, name_for_type(upload.filename, received.content_type), key, invoice, storage)
+
+
+def document_page(cursor: str | None, limit: int) -> tuple[Sequence[StoredFile], str | None]:
+    """One keyset page of stored documents, newest first (``GET /api/uploads`` and the documents page)."""
+    rows, next_cursor = paginate(select(StoredFile), StoredFile.id, cursor, limit)
+    db.session.commit()  # the rows are loaded: no read transaction left open
+    return rows, next_cursor
 
 
 def find_document(document_id: int) -> StoredFile:

@@ -13,11 +13,12 @@ from flask.typing import ResponseReturnValue
 
 from app.auth import require_role
 from app.errors import BadParameter
-from app.filters import invoice_conditions
+from app.filters import PAGINATION_PARAMS, check_known, invoice_conditions
 from app.models import StoredFile
+from app.pagination import page_limit
 from app.uploads import bp
 from app.uploads.bundles import install_slots, json_body_limit, selected_invoices, zip_response
-from app.uploads.documents import find_document, store_document
+from app.uploads.documents import document_page, find_document, store_document
 from app.uploads.downloads import document_response
 from app.uploads.storage import get_storage
 from app.uploads.streaming import open_request_upload, upload_limit
@@ -45,6 +46,15 @@ def upload() -> ResponseReturnValue:
     )
     body = {**document_json(stored.record), "duplicate": stored.duplicate}
     return jsonify(body), 200 if stored.duplicate else 201
+
+
+@bp.get("/uploads")
+def list_documents() -> ResponseReturnValue:
+    """Stored documents, newest first, keyset-paged like the other lists (``cursor``, ``limit``)."""
+    check_known(request.args, PAGINATION_PARAMS)
+    limit = page_limit(request.args.get("limit"))
+    rows, next_cursor = document_page(request.args.get("cursor"), limit)
+    return jsonify(items=[document_json(row) for row in rows], next=next_cursor, limit=limit)
 
 
 @bp.get("/uploads/<id:document_id>")
