@@ -17,8 +17,10 @@ import json
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.errors import ApiError
 from app.imports.importer import IMPORT_TYPES, SourceFile
@@ -34,8 +36,12 @@ def staging_root(storage_dir: str) -> Path:
     return temp_dir(storage_dir) / "staged-imports"
 
 
-def stage(uploads: Iterator[Upload], storage_dir: str, limit: int, user_id: int | None) -> str:
+def stage(
+    uploads: Iterator[Upload], storage_dir: str, limit: int, user_id: int | None, settings: Mapping[str, object]
+) -> str:
     """Write every upload to a new staging directory; the token that names it.
+
+    ``settings`` (the import's options chosen with the files: sheet, create_clients) are kept with them.
 
     A file that is not XLSX/CSV or too large raises (415/413) and leaves nothing staged.
     """
@@ -54,7 +60,7 @@ def stage(uploads: Iterator[Upload], storage_dir: str, limit: int, user_id: int 
             )
         if not files:
             raise ApiError(400, "no file to import: choose one or more workbooks", "malformed_upload")
-        manifest = {"user_id": user_id, "created": time.time(), "files": files}
+        manifest = {"user_id": user_id, "created": time.time(), "settings": dict(settings), "files": files}
         (directory / MANIFEST).write_text(json.dumps(manifest))
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
@@ -62,7 +68,13 @@ def stage(uploads: Iterator[Upload], storage_dir: str, limit: int, user_id: int 
     return token
 
 
-def staged_sources(storage_dir: str, token: str, user_id: int | None) -> list[SourceFile]:
+@dataclass(frozen=True)
+class Staged:
+    sources: list[SourceFile]
+    settings: dict[str, Any]
+
+
+def staged(storage_dir: str, token: str, user_id: int | None) -> Staged:
     """The staged files as the importer's sources; 404 when the staging is unknown, expired or someone else's."""
     directory = _directory(storage_dir, token)
     try:
@@ -71,10 +83,11 @@ def staged_sources(storage_dir: str, token: str, user_id: int | None) -> list[So
         manifest = None
     if not manifest or manifest.get("user_id") != user_id or time.time() - manifest["created"] > STAGING_MAX_AGE:
         raise ApiError(404, "this import is no longer staged: choose the files again", "not_found")
-    return [
+    sources = [
         SourceFile(item["filename"], str(directory / f"{index:02d}.bin"), item["sha256"], item["content_type"])
         for index, item in enumerate(manifest["files"])
     ]
+    return Staged(sources, manifest.get("settings", {}))
 
 
 def discard(storage_dir: str, token: str) -> None:

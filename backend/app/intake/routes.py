@@ -52,8 +52,8 @@ def intake() -> ResponseReturnValue:
         if len(request.args.getlist(name)) > 1:
             raise BadParameter(name, "given more than once")
     options = Options(
-        provider=_provider_parameter(request.args.get("provider_id")),
-        cost_type=_cost_type_parameter(request.args.get("cost_type")),
+        provider=provider_parameter(request.args.get("provider_id")),
+        cost_type=cost_type_parameter(request.args.get("cost_type")),
         dry_run=parse_flag("dry_run", request.args.get("dry_run", "false")),
         limits=Limits.from_config(current_app.config),
     )
@@ -272,7 +272,8 @@ def _int_parameter(name: str, raw: str) -> int:
         raise BadParameter(name, f"expected an integer, got {raw!r}") from None
 
 
-def _provider_parameter(raw: str | None) -> Provider | None:
+def provider_parameter(raw: str | None) -> Provider | None:
+    """``provider_id`` from the query string (the API) or the intake page's form; 400 naming a bad one."""
     if raw is None or raw == "":
         return None
     provider = db.session.get(Provider, _int_parameter("provider_id", raw))
@@ -281,7 +282,8 @@ def _provider_parameter(raw: str | None) -> Provider | None:
     return provider
 
 
-def _cost_type_parameter(raw: str | None) -> str | None:
+def cost_type_parameter(raw: str | None) -> str | None:
+    """A cost-type code of the catalog, case-insensitive; None for none given."""
     if raw is None or raw == "":
         return None
     code = raw.strip().upper()

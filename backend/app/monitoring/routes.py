@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import psutil
 from flask import Blueprint, current_app, jsonify, request
@@ -30,6 +31,11 @@ def _under_gunicorn() -> bool:
 @require_role("admin")
 def memory() -> ResponseReturnValue:
     """The health report for the tree serving this request, plus this worker's own figures."""
+    return jsonify(memory_report())
+
+
+def memory_report() -> dict[str, Any]:
+    """The report of ``GET /api/monitoring/memory``; the operator page renders the same one."""
     under_gunicorn = _under_gunicorn()
     root = os.getppid() if under_gunicorn else os.getpid()
     report = build_report(
@@ -51,4 +57,4 @@ def memory() -> ResponseReturnValue:
         "under_gunicorn": under_gunicorn,
     }
     report["retirements"] = recent_retirements(retirements_path(current_app.config["STORAGE_DIR"]))
-    return jsonify(report)
+    return report
