@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-report railway-check clean
+.PHONY: run test test-fast translations messages test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -23,7 +23,19 @@ $(VENV)/.dev: $(VENV)/.runtime backend/requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r backend/requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.runtime
+# The web pages' catalogs: messages.po is committed, messages.mo compiled here (and by backend/railpack.json's
+# build step), never committed. `make messages` re-extracts the English ids into the Spanish catalog.
+CATALOGS := $(wildcard backend/app/translations/*/LC_MESSAGES/messages.po)
+translations: $(VENV)/.runtime $(CATALOGS:.po=.mo)
+
+%/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+messages: $(VENV)/.runtime
+	cd $(BACKEND) && $(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o /tmp/nextops-messages.pot . && \
+		$(BIN)/pybabel update --no-fuzzy-matching -i /tmp/nextops-messages.pot -d app/translations
+
+run: $(VENV)/.runtime translations
 	cd $(BACKEND) && $(BIN)/flask db upgrade
 	cd $(BACKEND) && $(BIN)/flask seed --if-empty
 	@cd $(BACKEND) && token=$$($(BIN)/flask tokens create --name demo --role admin --replace | tail -n 1) && \
@@ -40,7 +52,7 @@ lint: $(VENV)/.dev
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a green run.
 PYTEST_ARGS ?=
-test: lint
+test: lint translations
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import tempfile
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,16 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _timezone(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IANA zone name (``America/El_Salvador``), checked now so a typo fails at start, not on the first page."""
+    value = (env.get(name) or default).strip()
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as America/El_Salvador, got {value!r}") from None
+    return value
+
+
 def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
     """The embedded default's key: read from ``path``, created there (once, atomically) when missing.
 
@@ -168,6 +179,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "LOGIN_LIMIT_ACCOUNT": _rate_limit(env, "LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_IP": _rate_limit(env, "LOGIN_LIMIT_IP", "20 per 15 minutes"),
+        # Timestamps are stored in UTC and shown in the team's zone (docs/web.md).
+        "APP_TIMEZONE": _timezone(env, "APP_TIMEZONE", "America/El_Salvador"),
         "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")).upper(),
         "API_PAGE_DEFAULT": _int(env, "API_PAGE_DEFAULT", 50, minimum=1),
         "API_PAGE_MAX": _int(env, "API_PAGE_MAX", 500, minimum=1),

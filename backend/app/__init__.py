@@ -60,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.imports import bp as imports_bp
     from app.intake import bp as intake_bp
     from app.uploads import bp as uploads_bp
+    from app.web import bp as web_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -68,3 +69,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(imports_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(web_bp)  # the pages; also installs Flask-Babel, the filters and HTML error pages

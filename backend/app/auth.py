@@ -41,6 +41,8 @@ class Principal:
     user_id: int | None = None
     token_id: int | None = None
     via_session: bool = False
+    name: str = ""  # the account's display name, for the web pages' header
+    language: str | None = None  # the account's chosen language for the web pages, None: the browser's
 
 
 def hash_token(token: str) -> str:

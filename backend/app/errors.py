@@ -74,7 +74,20 @@ def error_response(status: int, message: str, code: str | None = None, **extra: 
     return response
 
 
+HTML_ERRORS = "nextops_html_errors"  # app.extensions key: the web app's error-page renderer, when installed
+
+
+def html_error(status: int, message: str) -> Response | None:
+    """The web app's error page when a browser asked for a page (never for ``/api/``), else None (JSON)."""
+    render = current_app.extensions.get(HTML_ERRORS)
+    return render(status, message) if render is not None else None
+
+
 def _handle_http(exc: HTTPException) -> Response:
+    page = html_error(exc.code or 500, exc.description or exc.name)
+    if page is not None:
+        page.headers.update({name: value for name, value in exc.get_headers() if name in PASSED_HEADERS})
+        return page
     if isinstance(exc, ApiError):
         response = error_response(exc.code, exc.description, exc.error_code, **exc.extra)
         response.headers.update(exc.headers)
@@ -86,7 +99,7 @@ def _handle_http(exc: HTTPException) -> Response:
 
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error: %s", exc)
-    return error_response(500, InternalServerError.description)
+    return html_error(500, InternalServerError.description) or error_response(500, InternalServerError.description)
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -405,6 +405,8 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The web app's language ("es", "en"); None follows the browser's Accept-Language.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class ApiToken(db.Model):

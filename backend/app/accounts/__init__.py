@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
-bp = Blueprint("accounts", __name__, template_folder="templates")
+bp = Blueprint("accounts", __name__)  # its page (web/login.html) is in the web app's layout
 
 from app.accounts import routes, tokens  # noqa: E402,F401  (routes attach themselves to bp)

@@ -6,7 +6,7 @@ attempts against the limits, per account and per client address.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, render_template, request
+from flask import current_app, g, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
@@ -14,14 +14,16 @@ from werkzeug.wrappers import Response
 
 from app.accounts import bp
 from app.accounts.passwords import check_password, hash_password, needs_rehash
-from app.accounts.sessions import csrf, end_session, limiter, session_principal, start_session
+from app.accounts.sessions import csrf, end_session, limiter, safe_next, session_principal, start_session
 from app.accounts.users import find_user, normalise
 from app.auth import current_principal
 from app.extensions import db
+from app.i18n import N_
 from app.models import ROLE_LABELS, User, utcnow
 
-BAD_CREDENTIALS = "wrong email/username or password"
-TOO_MANY = "too many failed sign-ins; wait a few minutes and try again"
+# Marked for the catalog: the page shows them translated, the JSON answer in English.
+BAD_CREDENTIALS = N_("wrong email/username or password")
+TOO_MANY = N_("too many failed sign-ins; wait a few minutes and try again")
 
 
 def _failed(response: Response) -> bool:
@@ -51,11 +53,26 @@ def _user_json(user: User) -> dict[str, object]:
     }
 
 
+def _form(user: User | None, error: str | None = None) -> str:
+    return render_template(
+        "web/login.html",
+        user=user,
+        error=error,
+        next_path=safe_next(request.values.get("next")),
+        identifier=request.form.get("email", "") if error else "",
+    )
+
+
 @bp.get("/login")
 def login_form() -> ResponseReturnValue:
+    """The form; already signed in, straight back to ``next`` when there is one."""
     principal = session_principal()
+    wanted = safe_next(request.args.get("next"), "")
+    if principal is not None and wanted:
+        return redirect(wanted, code=303)
     user = db.session.get(User, principal.user_id) if principal else None
-    return render_template("login.html", user=user, error=None, csrf_token=generate_csrf())
+    g.principal = principal
+    return _form(user)
 
 
 @bp.post("/login")
@@ -77,7 +94,7 @@ def login() -> ResponseReturnValue:
         db.session.rollback()
         if _wants_json():
             return jsonify(error={"code": "unauthorized", "message": BAD_CREDENTIALS}), 401
-        return render_template("login.html", user=None, error=BAD_CREDENTIALS, csrf_token=generate_csrf()), 401
+        return _form(None, BAD_CREDENTIALS), 401
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
@@ -85,7 +102,8 @@ def login() -> ResponseReturnValue:
     start_session(user)
     if _wants_json():
         return jsonify(user=_user_json(user), csrf_token=generate_csrf())
-    return redirect("/login", code=303)
+    # Back to the page that sent the person here (a local path only), else to the signed-in page.
+    return redirect(safe_next(request.form.get("next"), "/login"), code=303)
 
 
 @bp.post("/logout")

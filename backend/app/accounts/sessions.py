@@ -18,7 +18,7 @@ import datetime as dt
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
@@ -26,7 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms.validators import ValidationError
 
 from app.auth import Principal
-from app.errors import ApiError, error_response
+from app.errors import ApiError, error_response, html_error
 from app.extensions import db
 from app.models import User
 
@@ -60,7 +60,11 @@ def install_sessions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     csrf.init_app(app)
     limiter.init_app(app)
-    app.register_error_handler(CSRFError, lambda exc: error_response(400, exc.description, "csrf_failed"))
+    app.register_error_handler(CSRFError, _csrf_failed)
+
+
+def _csrf_failed(exc: CSRFError) -> Response:
+    return html_error(400, "csrf_failed") or error_response(400, exc.description, "csrf_failed")
 
 
 def start_session(user: User) -> None:
@@ -89,7 +93,14 @@ def session_principal() -> Principal | None:
     user = db.session.get(User, uid)
     principal = None
     if user is not None and user.active and user.session_version == session.get("sv"):
-        principal = Principal(role=user.role, actor=user.email, user_id=user.id, via_session=True)
+        principal = Principal(
+            role=user.role,
+            actor=user.email,
+            user_id=user.id,
+            via_session=True,
+            name=user.display_name,
+            language=user.language,
+        )
     db.session.commit()  # end the read transaction before the view (streamed responses)
     if principal is None:
         end_session()
@@ -97,6 +108,18 @@ def session_principal() -> Principal | None:
     if stamp - session["seen"] >= SEEN_EVERY:
         session["seen"] = int(stamp)
     return principal
+
+
+def safe_next(raw: str | None, default: str = "/") -> str:
+    """``raw`` if it is a path on this site (``/ots?q=1``), else ``default``: never another host."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return default
+    return raw
 
 
 def check_api_csrf() -> None:
