@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import g, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden
 
@@ -21,6 +21,7 @@ from app.auth import Principal
 from app.errors import SAFE_METHODS
 from app.web import bp
 from app.web.layout import can
+from app.web.streamed import is_streamed_form
 
 F = TypeVar("F", bound=Callable[..., object])
 PUBLIC_ENDPOINTS = frozenset({"web.static", "web.set_language"})
@@ -39,8 +40,8 @@ def _signed_in() -> ResponseReturnValue | None:
     if principal is None:
         return redirect(url_for("accounts.login_form", next=this_page()), code=303)
     g.principal = principal
-    if request.method not in SAFE_METHODS:
-        csrf.protect()  # CSRFError -> the 400 page (app.web.errors)
+    if request.method not in SAFE_METHODS and not is_streamed_form(current_app.view_functions.get(request.endpoint)):
+        csrf.protect()  # CSRFError -> the 400 page (app.web.errors); streamed forms check it themselves
     return None
 
 

@@ -1,6 +1,6 @@
 // /documents: each dropped or picked file goes to POST /api/uploads on its own, with its own progress
 // bar, then shows its sha256 and whether it was new or a duplicate. New documents join the list.
-import { dropZone, element, messages, progressRow, sendFile } from "./upload.js";
+import { dropZone, element, messages, progressRow, sendFile, tracker } from "./upload.js";
 
 const text = messages();
 const form = document.getElementById("upload-form");
@@ -10,9 +10,7 @@ const results = document.getElementById("upload-results");
 const table = document.querySelector("#documents-table tbody");
 
 function sizeText(bytes) {
-  if (bytes >= 1048576) return `${(bytes / 1048576).toFixed(1)} MB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${bytes} B`;
+  return bytes.toLocaleString("en-US");  // as the page writes sizes: 1,234,567
 }
 
 function addToList(doc) {
@@ -32,7 +30,7 @@ function addToList(doc) {
 async function upload(file) {
   const { item, bar, status } = progressRow(results, file);
   try {
-    const answer = await sendFile("/api/uploads", file, { onProgress: (f) => { bar.value = f; } });
+    const answer = await sendFile("/api/uploads", file, { onProgress: tracker(bar) });
     if (answer.status === 200 || answer.status === 201) {
       const doc = answer.body;
       item.dataset.result = doc.duplicate ? "duplicate" : "stored";

@@ -7,7 +7,7 @@ const text = messages();
 const form = document.getElementById("import-form");
 const input = form.querySelector("input[type=file]");
 const zone = document.getElementById("drop-zone");
-const list = document.getElementById("import-files");
+const list = document.getElementById("import-files-list");
 const bar = document.getElementById("import-progress");
 
 function showChosen() {

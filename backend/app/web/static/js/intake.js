@@ -1,7 +1,7 @@
 // /invoices/intake: each PDF or DTE JSON goes to POST /api/invoices/intake on its own (one progress bar
 // per file), with the provider and cost type chosen on the page; then what was read, the invoice
 // created or the duplicate found, the OT matched and with what confidence, and "needs review".
-import { dropZone, element, messages, progressRow, sendFile } from "./upload.js";
+import { dropZone, element, messages, progressRow, sendFile, tracker } from "./upload.js";
 
 const text = messages();
 const form = document.getElementById("intake-form");
@@ -70,7 +70,7 @@ function render(status, report) {
 async function takeIn(file) {
   const { item, bar, status } = progressRow(results, file);
   try {
-    const answer = await sendFile(`/api/invoices/intake?${query()}`, file, { onProgress: (f) => { bar.value = f; } });
+    const answer = await sendFile(`/api/invoices/intake?${query()}`, file, { onProgress: tracker(bar) });
     const report = answer.body?.files?.[0];
     if (answer.status === 200 && report) {
       item.dataset.result = report.status;

@@ -30,7 +30,7 @@ export async function sendFile(url, file, { onProgress = () => {}, fields = {} }
     xhr.setRequestHeader("X-CSRFToken", token);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
+      if (event.lengthComputable) onProgress(event.loaded / event.total, true);
     });
     xhr.addEventListener("load", () => {
       let body = null;
@@ -39,7 +39,7 @@ export async function sendFile(url, file, { onProgress = () => {}, fields = {} }
       } catch {
         body = null;
       }
-      onProgress(1);
+      onProgress(1, false);
       resolve({ status: xhr.status, body });
     });
     xhr.addEventListener("error", () => reject(new Error("network error")));
@@ -116,6 +116,15 @@ export function progressRow(list, file) {
   item.append(name, bar, status);
   list.prepend(item);
   return { item, bar, status };
+}
+
+// The onProgress of one file's <progress>: its value, and how many upload progress events arrived
+// (data-progress-events, which the browser tests read).
+export function tracker(bar) {
+  return (fraction, fromEvent) => {
+    bar.value = fraction;
+    if (fromEvent) bar.dataset.progressEvents = String(Number(bar.dataset.progressEvents || 0) + 1);
+  };
 }
 
 export function element(tag, text, className) {
