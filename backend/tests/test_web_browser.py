@@ -156,7 +156,7 @@ def test_two_workbooks_with_a_conflict_are_previewed_resolved_and_imported(page,
     page.click("#import-form button[type=submit]")
     page.wait_for_selector("#confirm-form", timeout=RESULT_TIMEOUT)
     assert "/imports/" in page.url
-    conflicts = page.eval_on_selector_all("#conflicts-table tr[data-conflict]", "trs => trs.map(r => r.dataset.conflict)")
+    conflicts = page.eval_on_selector_all("#conflicts-table tr[data-conflict]", "t => t.map(r => r.dataset.conflict)")
     assert f"{ot_number}/client" in conflicts and f"{ot_number}/operativo" in conflicts
     with site.app().app_context():
         assert db.session.query(Ot).count() == ot_count, "the preview wrote nothing"
