@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from app.errors import ApiError
 from app.pagination import page_limit
 from app.uploads.documents import document_page, store_document
-from app.uploads.storage import get_storage
-from app.uploads.streaming import upload_limit
+from app.uploads.storage import Storage, get_storage
+from app.uploads.streaming import Upload, upload_limit
 from app.web import bp
 from app.web.guard import page_role
 from app.web.streamed import checked_uploads, streamed_form
@@ -67,13 +67,21 @@ def upload_documents() -> ResponseReturnValue:
     _fields, uploads = checked_uploads()
     storage, limit = get_storage(current_app), upload_limit()
     results: list[dict[str, Any]] = []
-    for upload in uploads:
-        try:
-            stored = store_document(upload, storage, limit, None)
-        except ApiError as exc:
-            if exc.error_code not in CONTINUABLE:
-                raise
-            results.append({"filename": upload.filename, "error": exc.description})
-            continue
-        results.append({"filename": upload.filename, "record": stored.record, "duplicate": stored.duplicate})
-    return _page(results, 201 if any(r.get("record") and not r["duplicate"] for r in results) else 200)
+    status = 200
+    try:
+        for upload in uploads:
+            results.append(_store_one(upload, storage, limit))
+    except ApiError as exc:  # a broken body (too large, cut off): what came before it is stored and listed
+        results.append({"filename": "", "error": exc.description})
+        status = exc.code
+    return _page(results, status)
+
+
+def _store_one(upload: Upload, storage: Storage, limit: int) -> dict[str, Any]:
+    try:
+        stored = store_document(upload, storage, limit, None)
+    except ApiError as exc:
+        if exc.error_code not in CONTINUABLE:
+            raise
+        return {"filename": upload.filename, "error": exc.description}
+    return {"filename": upload.filename, "record": stored.record, "duplicate": stored.duplicate}

@@ -17,7 +17,7 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.errors import ApiError
+from app.errors import ApiError, error_response
 from app.imports.importer import DECISIONS, ImportOptions, import_sources, parse_decisions
 from app.imports.staging import discard, stage, staged
 from app.uploads.streaming import upload_limit
@@ -51,10 +51,17 @@ def _run(token: str, dry_run: bool, decisions: dict[str, str] | None = None) -> 
                 "filenames": [s.filename for s in files.sources]}
 
 
+def _form(settings: dict[str, Any] | None = None, error: str | None = None) -> str:
+    """The first step's page; after a refused file, with the choices made and what was wrong."""
+    return render_template(
+        "web/imports.html", settings=settings or {}, error=error, messages={"failed": _("Upload failed")}
+    )
+
+
 @bp.get("/imports")
 @page_role("jefe_operaciones")  # the role POST /api/ots/import needs
 def imports() -> ResponseReturnValue:
-    return render_template("web/imports.html", messages={"failed": _("Upload failed")})
+    return _form()
 
 
 @bp.post("/imports")
@@ -64,7 +71,12 @@ def stage_import() -> ResponseReturnValue:
     """Stage the chosen workbooks (nothing imported yet) and send the person to the preview."""
     fields, uploads = checked_uploads()
     settings = {"create_clients": fields.get("create_clients") == "1", "sheet": fields.get("sheet", "").strip()}
-    token = stage(uploads, current_app.config["STORAGE_DIR"], upload_limit(), principal().user_id, settings)
+    try:
+        token = stage(uploads, current_app.config["STORAGE_DIR"], upload_limit(), principal().user_id, settings)
+    except ApiError as exc:
+        if wants_json():  # imports.js shows the message beside the form
+            return error_response(exc.code or 400, exc.description or "", exc.error_code, **exc.extra)
+        return _form(settings, exc.description), exc.code
     location = url_for("web.import_preview", token=token)
     if wants_json():  # imports.js: it shows the upload's progress, then opens the preview itself
         return jsonify(location=location)

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.errors import ApiError
 from app.extensions import db
 from app.intake.reading import Limits
 from app.intake.routes import cost_type_parameter, provider_parameter
@@ -70,9 +71,12 @@ def _choices() -> dict[str, Any]:
     return {"providers": providers, "cost_types": cost_types}
 
 
-def _page(reports: list[dict[str, Any]] | None = None, chosen: dict[str, str] | None = None) -> str:
+def _page(
+    reports: list[dict[str, Any]] | None = None, chosen: dict[str, str] | None = None, error: str | None = None
+) -> str:
     return render_template(
         "web/intake.html",
+        error=error,
         **_choices(),
         reports=reports,
         chosen=chosen or {},
@@ -95,13 +99,17 @@ def intake() -> ResponseReturnValue:
 def intake_files() -> ResponseReturnValue:
     """The no-JavaScript intake: provider and cost type are the fields before the files."""
     fields, uploads = checked_uploads()
-    options = Options(
-        provider=provider_parameter(fields.get("provider_id")),
-        cost_type=cost_type_parameter(fields.get("cost_type")),
-        dry_run=False,
-        limits=Limits.from_config(current_app.config),
-    )
-    db.session.commit()  # no read transaction held open while the files stream in
-    answer = take_in(uploads, options)
     chosen = {"provider_id": fields.get("provider_id", ""), "cost_type": fields.get("cost_type", "")}
+    try:
+        options = Options(
+            provider=provider_parameter(chosen["provider_id"]),
+            cost_type=cost_type_parameter(chosen["cost_type"]),
+            dry_run=False,
+            limits=Limits.from_config(current_app.config),
+        )
+        db.session.commit()  # no read transaction held open while the files stream in
+        answer = take_in(uploads, options)
+    except ApiError as exc:  # a bad choice, or a broken body: the files before it are kept (docs/intake.md)
+        db.session.rollback()
+        return _page(None, chosen, exc.description), exc.code
     return _page(answer["files"], chosen)
