@@ -24,4 +24,4 @@ def _install(app: Flask) -> None:
 
 bp.record_once(lambda state: _install(state.app))
 
-from app.web import guard, pages  # noqa: E402,F401  (views attach themselves to bp)
+from app.web import account, guard, invoices, ots, pages, records  # noqa: E402,F401  (views attach themselves to bp)
