@@ -11,6 +11,7 @@ statement that selects from the resource table, whatever else it joins.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -36,6 +37,7 @@ from app.models import (
     Ot,
     Provider,
 )
+from app.shipping_codes import CONTAINER, dedupe, normalise_ot_number, split_containers
 from values import parse_bool
 
 Condition = ColumnElement[bool]
@@ -237,6 +239,39 @@ INVOICE_PARAMS: tuple[Param, ...] = (
     Param("q", _text, _invoice_text),
 )
 
+REFS_MAX = 500
+REFS_MAX_CHARS = 20_000
+_REF_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _refs(name: str, raw: str) -> list[str]:
+    """A pasted list of OT numbers, MBLs or containers (one per line, or separated by commas or spaces)."""
+    if len(raw) > REFS_MAX_CHARS:
+        raise BadParameter(name, f"at most {REFS_MAX_CHARS} characters")
+    value = _REF_SEPARATORS.sub(" ", raw).strip()  # newlines and tabs are separators, not control characters
+    if not value:
+        raise BadParameter(name, "must not be empty")
+    if any(ord(char) < 32 for char in value):
+        raise BadParameter(name, "must not contain control characters")
+    tokens = dedupe(token for token in _REF_SEPARATORS.split(value.upper()) if token)
+    containers = split_containers(value)[0]  # "MSCU 123456-7" is one container however it was split
+    if len(tokens) + len(containers) > REFS_MAX:
+        raise BadParameter(name, f"at most {REFS_MAX} numbers")
+    return dedupe([*containers, *tokens])
+
+
+def _ot_refs(refs: list[str]) -> Condition:
+    """OTs whose number, MBL or one of whose containers is in the pasted list (as the intake's matching reads them)."""
+    numbers = dedupe(normalise_ot_number(ref) for ref in refs)
+    containers = [ref for ref in refs if CONTAINER.fullmatch(ref)]
+    text = cast(Ot.containers, String)
+    return or_(
+        Ot.ot_number.in_(numbers),
+        Ot.master_bl.in_(refs),
+        *(text.like(f'%"{code}"%') for code in containers),
+    )
+
+
 OT_PARAMS: tuple[Param, ...] = (
     Param("ot_number", _text, lambda v: Ot.ot_number == v),
     Param("client_id", _int, lambda v: Ot.client_id == v),
@@ -250,6 +285,7 @@ OT_PARAMS: tuple[Param, ...] = (
     *_date_range("eta", Ot.eta),
     *_date_range("created", Ot.created_at, timestamp=True),
     Param("q", _text, _ot_text),
+    Param("refs", _refs, _ot_refs),
 )
 
 PAGINATION_PARAMS = frozenset({"limit", "cursor"})

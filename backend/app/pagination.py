@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -60,18 +61,47 @@ def page_limit(raw: str | None) -> int:
     return limit
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page, newest first: ``next`` continues with older rows, ``previous`` goes back to newer ones."""
+
+    rows: Sequence[Any]
+    next: str | None
+    previous: str | None
+
+
 def paginate(
     stmt: Select[Any], id_column: Any, cursor: str | None, limit: int, conditions: Sequence[Any] = ()
 ) -> tuple[Sequence[Any], str | None]:
-    """Run ``stmt`` filtered by ``conditions`` for one page after ``cursor``; return the rows and the next cursor.
+    """Run ``stmt`` filtered by ``conditions`` for one page after ``cursor``; return the rows and the next cursor."""
+    page = keyset_page(stmt, id_column, limit, conditions, after=cursor)
+    return page.rows, page.next
 
-    A condition that is an OR of several arms (the free-text search) becomes "the newest ids of each
-    arm": one ``ORDER BY id DESC LIMIT n`` per arm, merged. The page is the same rows the OR gives,
-    but each arm is planned on its own, so PostgreSQL reads a rare term from its index and walks the
-    id index only for a common one; planned as one OR it can walk the whole table for a rare term
-    whose matches are fewer than a page.
+
+def keyset_page(
+    stmt: Select[Any],
+    id_column: Any,
+    limit: int,
+    conditions: Sequence[Any] = (),
+    after: str | None = None,
+    before: str | None = None,
+) -> Page:
+    """One page of ``stmt`` filtered by ``conditions``: older than ``after``, or the newer page before ``before``.
+
+    Going back reads ``id > before`` in ascending order and turns the rows round, so both directions
+    cost the same one index range. A condition that is an OR of several arms (the free-text search)
+    becomes "the newest ids of each arm": one ``ORDER BY id DESC LIMIT n`` per arm, merged. The page
+    is the same rows the OR gives, but each arm is planned on its own, so PostgreSQL reads a rare term
+    from its index and walks the id index only for a common one; planned as one OR it can walk the
+    whole table for a rare term whose matches are fewer than a page.
     """
-    bounds = [id_column < decode_cursor(cursor)] if cursor else []
+    backwards = before is not None
+    bounds = []
+    if before is not None:
+        bounds.append(id_column > decode_cursor(before))
+    elif after:
+        bounds.append(id_column < decode_cursor(after))
+    order = id_column.asc() if backwards else id_column.desc()
     wanted = limit + 1
     searched = [condition for condition in conditions if _arms(condition)]
     if len(searched) == 1:
@@ -80,11 +110,7 @@ def paginate(
             *(
                 select(sub.c.id)
                 for sub in (
-                    select(id_column.label("id"))
-                    .where(*others, *bounds, arm)
-                    .order_by(id_column.desc())
-                    .limit(wanted)
-                    .subquery()
+                    select(id_column.label("id")).where(*others, *bounds, arm).order_by(order).limit(wanted).subquery()
                     for arm in _arms(searched[0])
                 )
             )
@@ -92,8 +118,12 @@ def paginate(
         stmt = stmt.where(id_column.in_(select(newest.c.id)))
     else:
         stmt = stmt.where(*conditions, *bounds)
-    rows = db.session.execute(stmt.order_by(id_column.desc()).limit(wanted)).scalars().all()
-    if len(rows) <= limit:
-        return rows, None
+    rows = list(db.session.execute(stmt.order_by(order).limit(wanted)).scalars().all())
+    more = len(rows) > limit
     rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].id)
+    if backwards:
+        rows.reverse()
+        older, newer = bool(rows), more
+    else:
+        older, newer = more, bool(after and rows)
+    return Page(rows, encode_cursor(rows[-1].id) if older else None, encode_cursor(rows[0].id) if newer else None)

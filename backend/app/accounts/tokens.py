@@ -73,7 +73,16 @@ def list_tokens() -> ResponseReturnValue:
 def create_token_view() -> ResponseReturnValue:
     """A new token; the secret is in this answer and nowhere else, ever."""
     principal = current_principal()
-    body = request.get_json(silent=True)
+    row, secret = create_for(principal, request.get_json(silent=True))
+    return jsonify({**token_json(row), "token": secret}), 201
+
+
+def create_for(principal: Principal, body: object) -> tuple[ApiToken, str]:
+    """Validate a token request (the API's JSON, the account page's form) and issue the token.
+
+    422 naming each bad field; 403 when it would exceed the owner's role or is a service token or
+    another person's token asked for by someone who is not an admin.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "expected a JSON object body", "invalid_body")
     fields: dict[str, str] = {}
@@ -107,16 +116,27 @@ def create_token_view() -> ResponseReturnValue:
             403, f"{owner.email} is {owner.role}: a token cannot have more ({role})", "forbidden", required_role=role
         )
     expires = utcnow() + dt.timedelta(days=days) if days else None
-    row, secret = issue_token(name.strip(), role, user=owner, expires_at=expires)
-    return jsonify({**token_json(row), "token": secret}), 201
+    return issue_token(name.strip(), role, user=owner, expires_at=expires)
 
 
 @bp.delete("/api/tokens/<id:token_id>")
 @require_role("operativo")
 def revoke_token_view(token_id: int) -> ResponseReturnValue:
-    principal = current_principal()
+    revoke_token(revocable(current_principal(), token_id))
+    return "", 204
+
+
+def revocable(principal: Principal, token_id: int) -> ApiToken:
+    """The token if ``principal`` may revoke it (an admin: any; anyone else: their own), else 404."""
     row = db.session.get(ApiToken, token_id)
     if row is None or (not _is_admin(principal) and row.user_id != _own_user(principal)):
         raise ApiError(404, f"token {token_id} not found")
-    revoke_token(row)
-    return "", 204
+    return row
+
+
+def visible_tokens(principal: Principal, everyone: bool) -> Any:
+    """The unrevoked tokens ``principal`` manages, newest first: everyone's for an admin who asks, else their own."""
+    stmt = select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id.desc())
+    if not (everyone and _is_admin(principal)):
+        stmt = stmt.where(ApiToken.user_id == _own_user(principal))
+    return stmt

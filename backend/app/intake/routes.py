@@ -68,7 +68,12 @@ def assign(invoice_id: int) -> ResponseReturnValue:
     ot_id = body.get("ot_id")
     if not isinstance(ot_id, int) or isinstance(ot_id, bool):
         raise ApiError(400, 'expected {"ot_id": <integer>}', "invalid_body")
-    invoice = _invoice(invoice_id)
+    assign_ot(_invoice(invoice_id), ot_id)
+    return jsonify(invoice_json(_invoice(invoice_id)))
+
+
+def assign_ot(invoice: Invoice, ot_id: int) -> None:
+    """A person's choice of OT, with its history row (the API's assign and the invoice page's form)."""
     ot = db.session.get(Ot, ot_id)
     if ot is None:
         raise ApiError(422, f"no OT with id {ot_id}", "unknown_ot")
@@ -78,21 +83,24 @@ def assign(invoice_id: int) -> ResponseReturnValue:
     changes.update(apply_changes(INVOICES, invoice, {"needs_review": False}))
     history.record("invoices", invoice.id, "assign", changes)  # same transaction as the change
     db.session.commit()
-    return jsonify(invoice_json(_invoice(invoice_id)))
 
 
 @bp.post("/invoices/<int:invoice_id>/unassign")
 def unassign(invoice_id: int) -> ResponseReturnValue:
     """Take the OT away: method ``unassigned``, no confidence, back in the review queue."""
     _json_object(set(), optional=True)
-    invoice = _invoice(invoice_id)
+    unassign_ot(_invoice(invoice_id))
+    return jsonify(invoice_json(_invoice(invoice_id)))
+
+
+def unassign_ot(invoice: Invoice) -> None:
+    """Take the OT away: method ``unassigned``, no confidence, back in the review queue."""
     changes = apply_changes(
         INVOICES, invoice, {"ot_id": None, "assignment_method": "unassigned", "match_confidence": None}
     )
     changes.update(apply_changes(INVOICES, invoice, {"needs_review": True}))
     history.record("invoices", invoice.id, "unassign", changes)
     db.session.commit()
-    return jsonify(invoice_json(_invoice(invoice_id)))
 
 
 # Extraction patterns ------------------------------------------------------------------------------

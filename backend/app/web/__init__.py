@@ -24,4 +24,15 @@ def _install(app: Flask) -> None:
 
 bp.record_once(lambda state: _install(state.app))
 
-from app.web import documents, guard, imports, intake, operator, pages  # noqa: E402,F401  (views attach themselves to bp)
+from app.web import (  # noqa: E402,F401  (views attach themselves to bp)
+    account,
+    documents,
+    guard,
+    imports,
+    intake,
+    invoices,
+    operator,
+    ots,
+    pages,
+    records,
+)

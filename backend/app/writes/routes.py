@@ -64,7 +64,14 @@ def _tagged(resource: Resource, row: Any, status: int = 200) -> ResponseReturnVa
 
 
 def _if_match(row: Any) -> None:
-    raw = request.headers.get("If-Match")
+    check_version(row, request.headers.get("If-Match"))
+
+
+def check_version(row: Any, raw: str | None) -> None:
+    """428 without a version, 412 (with the current one) when ``raw`` is not ``row``'s: the If-Match rule.
+
+    ``raw`` is the If-Match header or a web form's hidden version field (``"3"``, ``"\"3\""``).
+    """
     if raw is None:
         raise ApiError(
             428,
@@ -141,48 +148,61 @@ def apply_changes(resource: Resource, row: Any, values: dict[str, Any]) -> dict[
     return changes
 
 
+def create_record(resource: Resource, body: object) -> Any:
+    """Validate ``body`` and insert the record with its history row: the API's POST and the web's create form."""
+    values = validate(resource.fields, body, creating=True)
+    _check_unique(resource, values, None)
+    if resource.name == "invoices":
+        values.setdefault("applicable_amount", values["amount"])
+        values.setdefault("provider_nit", db.session.get(Provider, values["provider_id"]).nit)
+        values["assignment_method"] = "manual" if values.get("ot_id") else "unassigned"
+    row = resource.model(**{**resource.defaults, **values})  # a value sent wins over the default
+    if resource.name == "ots":
+        row.field_sources = {name: "manual" for name in values if name in TRACKED_FIELDS}
+    db.session.add(row)
+    db.session.flush()
+    history.record(resource.name, row.id, "create", {n: (None, v) for n, v in values.items()})
+    _commit(resource, row)
+    return row
+
+
+def update_record(resource: Resource, row: Any, body: object) -> Any:
+    """Apply ``body`` to ``row`` (whose version the caller checked) with the role's field rule and history.
+
+    The API's PATCH and the web's edit form; the UPDATE is still ``WHERE version = <read>``, so a
+    concurrent edit between the check and the commit is a 412 too.
+    """
+    principal = current_principal()
+    if not has_role(principal.role, "jefe_operaciones") and resource.name != "cost-types":
+        outside = sorted(set(body or {}) - resource.finance_fields) if isinstance(body, dict) else []
+        if outside:
+            raise ApiError(
+                403,
+                f"finanzas may not change {', '.join(outside)}",
+                "forbidden",
+                required_role="jefe_operaciones",
+                fields={name: "not a finanzas field" for name in outside},
+            )
+    values = validate(resource.fields, body, creating=False)
+    _check_unique(resource, values, row)
+    changes = apply_changes(resource, row, values)
+    if changes:
+        history.record(resource.name, row.id, "update", changes)
+        _commit(resource, row)
+    return row
+
+
 def _make_views(resource: Resource) -> None:
     model, base = resource.model, f"/{resource.name}"
     prefix = resource.name.replace("-", "_")
 
     def create() -> ResponseReturnValue:
-        values = validate(resource.fields, request.get_json(silent=True), creating=True)
-        _check_unique(resource, values, None)
-        if resource.name == "invoices":
-            values.setdefault("applicable_amount", values["amount"])
-            values.setdefault("provider_nit", db.session.get(Provider, values["provider_id"]).nit)
-            values["assignment_method"] = "manual" if values.get("ot_id") else "unassigned"
-        row = model(**{**resource.defaults, **values})  # a value sent wins over the default
-        if resource.name == "ots":
-            row.field_sources = {name: "manual" for name in values if name in TRACKED_FIELDS}
-        db.session.add(row)
-        db.session.flush()
-        history.record(resource.name, row.id, "create", {n: (None, v) for n, v in values.items()})
-        _commit(resource, row)
-        return _tagged(resource, row, 201)
+        return _tagged(resource, create_record(resource, request.get_json(silent=True)), 201)
 
     def update(item_id: int) -> ResponseReturnValue:
         row = _row(resource, item_id)
         _if_match(row)
-        body = request.get_json(silent=True)
-        principal = current_principal()
-        if not has_role(principal.role, "jefe_operaciones") and resource.name != "cost-types":
-            outside = sorted(set(body or {}) - resource.finance_fields) if isinstance(body, dict) else []
-            if outside:
-                raise ApiError(
-                    403,
-                    f"finanzas may not change {', '.join(outside)}",
-                    "forbidden",
-                    required_role="jefe_operaciones",
-                    fields={name: "not a finanzas field" for name in outside},
-                )
-        values = validate(resource.fields, body, creating=False)
-        _check_unique(resource, values, row)
-        changes = apply_changes(resource, row, values)
-        if changes:
-            history.record(resource.name, row.id, "update", changes)
-            _commit(resource, row)
-        return _tagged(resource, row)
+        return _tagged(resource, update_record(resource, row, request.get_json(silent=True)))
 
     def delete(item_id: int) -> ResponseReturnValue:
         row = _row(resource, item_id)

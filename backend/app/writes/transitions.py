@@ -99,8 +99,24 @@ def invoice_transition(invoice_id: int) -> ResponseReturnValue:
     if invoice is None:
         raise ApiError(404, f"invoice {invoice_id} not found")
     _if_match(invoice)
-    values = validate(FIELDS, request.get_json(silent=True), creating=True)
+    return _tagged(INVOICES, move(invoice, request.get_json(silent=True)))
+
+
+def move(invoice: Invoice, body: object) -> Invoice:
+    """Validate and apply one transition with its history row (the API's and the web's buttons)."""
+    values = validate(FIELDS, body, creating=True)
     changes = transition(invoice, values)
     history.record("invoices", invoice.id, f"transition:{values['kind']}", changes)
     _commit(INVOICES, invoice)
-    return _tagged(INVOICES, invoice)
+    return invoice
+
+
+def allowed_moves(invoice: Invoice) -> list[tuple[str, str]]:
+    """``(kind, target)`` pairs the graph allows from the invoice's current states: the buttons a page shows."""
+    moves = []
+    for kind, (column, _date_column, edges) in GRAPH.items():
+        current = getattr(invoice, column)
+        if current in DISPUTE_STATES:
+            continue
+        moves.extend((kind, target) for target in edges.get(current, ()))
+    return moves
