@@ -209,3 +209,147 @@ def test_an_operativo_sees_no_upload_form_and_a_forged_upload_is_refused(page, s
     assert status == 403
     for path in ("/invoices/intake", "/imports", "/operator"):
         assert page.goto(site.url(path)).status == 403
+
+
+# Part A's pages (lists, exports, edit forms) in a real browser ------------------------------------
+
+FILTER = ("pending", "provisioned")
+
+
+def _filtered_numbers(site) -> set[str]:
+    with site.app().app_context():
+        return set(db.session.scalars(select(Invoice.invoice_number).where(Invoice.provision_status.in_(FILTER))))
+
+
+def _listed(page) -> list[str]:
+    return page.eval_on_selector_all("table tbody td:first-child a", "links => links.map(a => a.textContent.trim())")
+
+
+def _filter_invoices(page, site):
+    sign_in(page, site, "jefe_operaciones", "/invoices")
+    page.goto(site.url("/invoices"))
+    for state in FILTER:
+        page.check(f"input[name=provision_status][value={state}]")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_sign_in_goes_back_to_the_page_asked_for(page, site):
+    sign_in(page, site, "operativo", "/invoices?needs_review=true")
+    assert page.url.endswith("/invoices?needs_review=true")
+    assert page.is_checked("input[name=needs_review]")
+
+
+def test_filter_invoices_and_page_through_them(page, site):
+    expected = _filtered_numbers(site)
+    assert len(expected) > 50, "the seed gives more than one page for this filter"
+    _filter_invoices(page, site)
+    assert all(f"provision_status={state}" in page.url for state in FILTER)  # the filter is in the URL
+    seen = _listed(page)
+    first_page = list(seen)
+    while page.query_selector("a[rel=next]"):
+        page.click("a[rel=next]")
+        page.wait_for_load_state()
+        assert "cursor=" in page.url and all(f"provision_status={state}" in page.url for state in FILTER)
+        seen += _listed(page)
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+    page.goto(page.url)  # bookmarkable: the same URL gives the same page
+    while page.query_selector("a[rel=prev]"):
+        page.click("a[rel=prev]")
+        page.wait_for_load_state()
+    assert _listed(page) == first_page
+
+
+def test_export_the_filter_as_xlsx_and_csv(page, site, tmp_path):
+    import csv
+
+    expected = _filtered_numbers(site)
+    _filter_invoices(page, site)
+    page.click("details.menu summary")
+    with page.expect_download() as xlsx_download:
+        page.click("details.menu a[href*='format=xlsx']")
+    xlsx_path = tmp_path / xlsx_download.value.suggested_filename
+    xlsx_download.value.save_as(xlsx_path)
+    sheet = openpyxl.load_workbook(xlsx_path, read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    header_index = next(i for i, row in enumerate(rows) if "Número Factura" in row)
+    column = rows[header_index].index("Número Factura")
+    numbers = [row[column] for row in rows[header_index + 1 :] if row[column]]
+    assert len(numbers) == len(expected) and set(numbers) == expected
+
+    with page.expect_download() as csv_download:
+        page.click("details.menu a[href*='format=csv']")
+    csv_path = tmp_path / csv_download.value.suggested_filename
+    csv_download.value.save_as(csv_path)
+    with open(csv_path, encoding="utf-8-sig", newline="") as file:
+        records = list(csv.DictReader(file))
+    assert len(records) == len(expected) and {r["Número Factura"] for r in records} == expected
+
+
+def test_edit_an_invoice_and_keep_the_input_through_a_concurrent_change(page, site):
+    import requests
+
+    from app.auth import create_token
+
+    with site.app().app_context():
+        invoice = db.session.scalars(select(Invoice).order_by(Invoice.id.desc())).first()
+        invoice_id, token = invoice.id, create_token(f"browser-conflict-{uuid.uuid4().hex[:6]}", "admin")
+    sign_in(page, site, "jefe_operaciones", f"/invoices/{invoice_id}/edit")
+    page.goto(site.url(f"/invoices/{invoice_id}/edit"))
+    mine = f"Revisado en el navegador {uuid.uuid4().hex[:6]}"
+    page.fill("#f-notes", mine)
+
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    current = api.get(site.url(f"/api/invoices/{invoice_id}"), timeout=30)
+    theirs = "Cambiado por otra persona"
+    changed = api.patch(site.url(f"/api/invoices/{invoice_id}"), json={"notes": theirs},
+                        headers={"If-Match": current.headers["ETag"]}, timeout=30)
+    assert changed.status_code == 200
+
+    page.click("form.form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.query_selector(".flash-error[role=alert]"), "the conflict is said"
+    assert page.input_value("#f-notes") == mine, "the input is kept"
+    assert theirs in page.inner_text(".current-value")
+    page.click("form.form button[type=submit]")  # saving again keeps mine, over the newer version
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/invoices/{invoice_id}")
+    with site.app().app_context():
+        assert db.session.get(Invoice, invoice_id).notes == mine
+
+
+def test_an_operativo_sees_no_edit_buttons_and_a_forged_edit_is_refused(page, site):
+    with site.app().app_context():
+        invoice = db.session.scalars(select(Invoice).order_by(Invoice.id)).first()
+        invoice_id, notes = invoice.id, invoice.notes
+    sign_in(page, site, "operativo", f"/invoices/{invoice_id}")
+    page.goto(site.url(f"/invoices/{invoice_id}"))
+    assert page.query_selector(f"a[href='/invoices/{invoice_id}/edit']") is None
+    assert page.query_selector("form[action$='/transition']") is None
+    page.goto(site.url("/invoices"))
+    assert page.query_selector("a[href='/invoices/new']") is None
+    token = page.evaluate("fetch('/api/session').then(r => r.json()).then(b => b.csrf_token)")
+    status = page.evaluate(
+        """async ([id, token]) => {
+            const body = new URLSearchParams({csrf_token: token, notes: 'forged', version: '1'});
+            return (await fetch(`/invoices/${id}/edit`, {method: 'POST', body})).status;
+        }""",
+        [invoice_id, token],
+    )
+    assert status == 403
+    with site.app().app_context():
+        assert db.session.get(Invoice, invoice_id).notes == notes
+
+
+def test_spanish_by_default_and_english_from_the_switch(page, site):
+    sign_in(page, site, "finanzas", "/documents")
+    page.goto(site.url("/documents"))
+    assert page.get_attribute("html", "lang") == "es"
+    assert "Documentos guardados" in page.inner_text("main")
+    page.click(".language-switch button[value=en]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "en"
+    assert "Stored documents" in page.inner_text("main")
+    page.goto(site.url("/"))
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("h1") == "Dashboard"
