@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast translations messages test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-report railway-check clean
+.PHONY: run test test-fast translations messages test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-report screenshots railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -111,6 +111,10 @@ bench-exports: $(VENV)/.dev
 BENCH_SEARCH_ARGS ?=
 bench-search: $(VENV)/.dev
 	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
+
+# A PNG of each main page into docs/screenshots/, from the browser tests' own site (seeded gunicorn + Chromium).
+screenshots: $(VENV)/.dev translations
+	cd $(BACKEND) && $(BIN)/python -m tests.helpers.screenshots ../docs/screenshots
 
 bench-report: $(VENV)/.dev
 	$(BIN)/python bench/report.py --keep-machine

@@ -29,6 +29,7 @@ def _messages() -> dict[str, object]:
             "standalone": _("Process"),
         },
         "statuses": _statuses(),
+        "reasons": _reasons(),
         "no_recommendations": _("Nothing to do."),
         "no_limit": _("no limit"),
         "no_cgroup": _("not in a cgroup"),

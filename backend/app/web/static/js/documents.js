@@ -21,7 +21,7 @@ function addToList(doc) {
   link.href = doc.content_url;
   const name = element("td");
   name.append(link);
-  row.append(name, element("td", doc.content_type), element("td", sizeText(doc.size)),
+  row.append(name, element("td", doc.content_type), element("td", sizeText(doc.size), "num"),
     element("td", doc.sha256, "mono"), element("td", text.just_now));
   table.prepend(row);
   document.getElementById("documents-empty")?.remove();
@@ -59,5 +59,5 @@ form.addEventListener("submit", (event) => {
   input.value = "";
 });
 dropZone(zone, input, uploadAll);
-form.querySelector("button[type=submit]").hidden = true;  // picking a file uploads it at once
+form.querySelector("button[type=submit]").style.display = "none";  // picking or dropping files sends them at once
 document.documentElement.dataset.documentsReady = "1";

@@ -95,5 +95,5 @@ form.addEventListener("submit", (event) => {
   input.value = "";
 });
 dropZone(zone, input, takeInAll);
-form.querySelector("button[type=submit]").hidden = true;
+form.querySelector("button[type=submit]").style.display = "none";  // picking or dropping files sends them at once
 document.documentElement.dataset.intakeReady = "1";

@@ -32,9 +32,9 @@ function updateTable(report) {
     const row = document.createElement("tr");
     row.dataset.pid = item.pid;
     row.append(element("td", String(item.pid)), element("td", text.chart[item.role] ?? item.role),
-      element("td", mb(item.rss_mb)), element("td", mb(item.pss_mb)),
-      element("td", known ? String(known.requests_served) : "—"),
-      element("td", known ? duration(known.uptime_s + age) : "—"));
+      element("td", mb(item.rss_mb), "num"), element("td", mb(item.pss_mb), "num"),
+      element("td", known ? String(known.requests_served) : "—", "num"),
+      element("td", known ? duration(known.uptime_s + age) : "—", "num"));
     tableBody.append(row);
   }
 }
@@ -56,6 +56,19 @@ function updateStatus(report) {
     ? `${mb(cgroup.usage_mb)} / ${cgroup.limit_mb ? mb(cgroup.limit_mb) : text.no_limit}` : text.no_cgroup;
 }
 
+function updateRetirements(report) {
+  const body = document.querySelector("#retirements-table tbody");
+  if (!body || !report.retirements) return;
+  if (!report.retirements.length) return;  // keep the server's "none yet" row
+  body.replaceChildren(...report.retirements.map((item) => {
+    const row = document.createElement("tr");
+    row.append(element("td", item.at), element("td", String(item.pid)),
+      element("td", text.reasons[item.reason] ?? item.reason), element("td", String(item.requests), "num"),
+      element("td", item.rss_mb ? mb(item.rss_mb) : "—", "num"));
+    return row;
+  }));
+}
+
 async function poll() {
   try {
     const response = await fetch("/api/monitoring/memory", { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -64,6 +77,7 @@ async function poll() {
       chart.add(report);
       updateTable(report);
       updateStatus(report);
+      updateRetirements(report);
       document.getElementById("poll-error").hidden = true;
     } else {
       document.getElementById("poll-error").hidden = false;
