@@ -507,3 +507,75 @@ def test_admin_creates_changes_and_deactivates_accounts_and_revokes_any_token(ap
     assert app.test_client().get("/api/invoices", headers={"Authorization": f"Bearer {service}"}).status_code == 401
     admin.post(f"/admin/users/{luis_id}/deactivate", data={"csrf_token": token})
     assert luis.get("/").status_code == 303
+
+
+# Formats, languages, errors -----------------------------------------------------------------------
+
+
+def test_dates_and_money_are_typed_as_the_team_writes_them(seeded):
+    client = signed_in(seeded, "jefe_operaciones")
+    invoice_id = pending_invoice(seeded)
+    form = edit_form(client, f"/invoices/{invoice_id}/edit")
+    assert re.fullmatch(r"\d\d/\d\d/\d{4}", form["issue_date"])
+    wrong = client.post(f"/invoices/{invoice_id}/edit", data={**form, "due_date": "31/02/2026"})
+    assert wrong.status_code == 422 and 'id="e-due_date">expected a date' in text(wrong)
+    assert 'value="31/02/2026"' in text(wrong)
+    saved = client.post(f"/invoices/{invoice_id}/edit", data={**form, "due_date": "05/01/2027", "amount": "$1,234.50"})
+    assert saved.status_code == 303
+    row = invoice_state(seeded, invoice_id)
+    assert row.due_date.isoformat() == "2027-01-05" and row.amount == Decimal("1234.50")
+    page = text(client.get(f"/invoices/{invoice_id}"))
+    assert "05/01/2027" in page and "$1,234.50" in page
+
+
+def test_partial_payment_button_takes_the_new_total(seeded):
+    client = signed_in(seeded, "finanzas")
+    with seeded.app_context():
+        invoice = db.session.scalars(
+            select(Invoice).where(Invoice.payment_status == "pending", Invoice.amount > 100).order_by(Invoice.id)
+        ).first()
+        invoice_id, version = invoice.id, invoice.version
+    data = {
+        "csrf_token": csrf(client, "/"),
+        "kind": "payment",
+        "to": "partial",
+        "version": version,
+        "amount_paid": "$50.00",
+    }
+    assert client.post(f"/invoices/{invoice_id}/transition", data=data).status_code == 303
+    row = invoice_state(seeded, invoice_id)
+    assert row.payment_status == "partial" and row.amount_paid == Decimal("50.00")
+
+
+def test_dashboard_cards_count_and_sum_the_invoices(seeded):
+    page = text(signed_in(seeded, "operativo").get("/"))
+    with seeded.app_context():
+        count, total = db.session.execute(
+            select(func.count(), func.sum(Invoice.amount)).where(Invoice.provision_status == "pending")
+        ).one()
+        queue = db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.needs_review.is_(True)))
+    pending_card = page[page.index('provision_status=pending"') :][:400]
+    assert f"{count:,}" in pending_card and f"${total:,.2f}" in pending_card
+    assert f"{queue:,}" in page[page.index('needs_review=true"') :][:300]
+
+
+def test_pages_render_in_spanish(seeded):
+    client = signed_in(seeded, "admin", language="es")
+    page = text(client.get("/invoices"))
+    assert '<html lang="es">' in page and "Facturas" in page and "Pendiente" in page and "Exportar" in page
+    assert "Export the list" not in page and "Invoices" not in page
+
+
+def test_an_unexpected_error_is_a_page_for_browsers_and_json_for_the_api(seeded, monkeypatch):
+    from app.web import dashboard
+
+    seeded.config["PROPAGATE_EXCEPTIONS"] = False
+    client = signed_in(seeded, "operativo")
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dashboard, "cards", broken)
+    page = client.get("/")
+    assert page.status_code == 500 and page.mimetype == "text/html" and 'href="/"' in text(page)
+    assert "boom" not in text(page)

@@ -18,6 +18,7 @@ from app.intake.routes import assign_ot, unassign_ot
 from app.models import BILLING_STATUSES, PAYMENT_STATUSES, History, Invoice, Ot, Provider
 from app.shipping_codes import normalise_ot_number
 from app.web import bp
+from app.web.forms import plain_money
 from app.web.guard import page_role
 from app.web.lists import PAGING_KEYS, capped_count, listing
 from app.writes.attachments import attach_document, detach_document
@@ -99,7 +100,7 @@ def invoice_transition(item_id: int) -> ResponseReturnValue:
     if request.form.get("date"):
         body["date"] = request.form["date"]
     if request.form.get("amount_paid"):
-        body["amount_paid"] = request.form["amount_paid"]
+        body["amount_paid"] = plain_money(request.form["amount_paid"].strip())
     try:
         check_version(row, request.form.get("version"))
         move(row, body)
