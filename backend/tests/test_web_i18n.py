@@ -66,4 +66,4 @@ def test_the_compiled_catalog_is_current() -> None:
     """The pages read the .mo: a stale or missing one shows English to everyone (run ``make translations``)."""
     compiled = CATALOG.with_suffix(".mo")
     assert compiled.exists(), "backend/app/translations/es/LC_MESSAGES/messages.mo is missing: run make translations"
-    assert compiled.stat().st_mtime >= CATALOG.stat().st_mtime, "messages.mo is older than messages.po: make translations"
+    assert compiled.stat().st_mtime >= CATALOG.stat().st_mtime, "messages.mo is older than its .po: make translations"
