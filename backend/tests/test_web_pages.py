@@ -579,3 +579,13 @@ def test_an_unexpected_error_is_a_page_for_browsers_and_json_for_the_api(seeded,
     page = client.get("/")
     assert page.status_code == 500 and page.mimetype == "text/html" and 'href="/"' in text(page)
     assert "boom" not in text(page)
+
+
+@pytest.mark.parametrize("term", ["Maersk", "26OT0001", "no-such-text"])
+def test_tab_counts_with_free_text_match_the_filter(seeded, term):
+    from app.filters import invoice_conditions
+
+    page = text(signed_in(seeded, "operativo").get("/invoices", query_string={"q": term}))
+    with seeded.app_context():
+        expected = db.session.scalar(select(func.count()).select_from(Invoice).where(*invoice_conditions({"q": term})))
+    assert re.search(r"All <span class=\"count\">\(" + re.escape(f"{expected:,}") + r"\)", page), expected

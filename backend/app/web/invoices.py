@@ -21,6 +21,7 @@ from app.web import bp
 from app.web.forms import plain_money
 from app.web.guard import page_role
 from app.web.lists import PAGING_KEYS, capped_count, listing
+from app.web.specs import PICKER_MAX
 from app.writes.attachments import attach_document, detach_document
 from app.writes.routes import check_version
 from app.writes.transitions import allowed_moves, move
@@ -52,7 +53,9 @@ def invoices() -> ResponseReturnValue:
         listing=found,
         tabs=tabs,
         current_tab=selected[0] if len(selected) == 1 else None,
-        providers=db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name).limit(500)).all(),
+        providers=db.session.execute(
+            select(Provider.id, Provider.name).order_by(Provider.name).limit(PICKER_MAX)
+        ).all(),
         billing_statuses=BILLING_STATUSES,
         payment_statuses=PAYMENT_STATUSES,
     )
