@@ -33,7 +33,7 @@ translations: $(VENV)/.runtime $(CATALOGS:.po=.mo)
 
 messages: $(VENV)/.runtime
 	cd $(BACKEND) && $(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o /tmp/nextops-messages.pot . && \
-		$(BIN)/pybabel update --no-fuzzy-matching -i /tmp/nextops-messages.pot -d app/translations
+		$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i /tmp/nextops-messages.pot -d app/translations
 
 run: $(VENV)/.runtime translations
 	cd $(BACKEND) && $(BIN)/flask db upgrade

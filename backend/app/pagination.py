@@ -24,7 +24,7 @@ from app.ids import is_id
 CURSOR_VERSION = "v1"
 
 
-def _arms(condition: Any) -> tuple[Any, ...]:
+def or_arms(condition: Any) -> tuple[Any, ...]:
     """The arms of an ``OR`` of at least two conditions, else ``()``."""
     if isinstance(condition, BooleanClauseList) and condition.operator is operators.or_ and len(condition.clauses) > 1:
         return tuple(condition.clauses)
@@ -103,7 +103,7 @@ def keyset_page(
         bounds.append(id_column < decode_cursor(after))
     order = id_column.asc() if backwards else id_column.desc()
     wanted = limit + 1
-    searched = [condition for condition in conditions if _arms(condition)]
+    searched = [condition for condition in conditions if or_arms(condition)]
     if len(searched) == 1:
         others = [condition for condition in conditions if condition is not searched[0]]
         newest = union_all(
@@ -111,7 +111,7 @@ def keyset_page(
                 select(sub.c.id)
                 for sub in (
                     select(id_column.label("id")).where(*others, *bounds, arm).order_by(order).limit(wanted).subquery()
-                    for arm in _arms(searched[0])
+                    for arm in or_arms(searched[0])
                 )
             )
         ).subquery()

@@ -60,3 +60,10 @@ def test_the_catalog_is_compiled_by_make_and_the_deploy_build() -> None:
     railpack = json.loads((BACKEND / "railpack.json").read_text())
     assert "pybabel compile -d app/translations" in railpack["steps"]["build"]["commands"]
     assert "*.mo" in (BACKEND.parent / ".gitignore").read_text().split()
+
+
+def test_the_compiled_catalog_is_current() -> None:
+    """The pages read the .mo: a stale or missing one shows English to everyone (run ``make translations``)."""
+    compiled = CATALOG.with_suffix(".mo")
+    assert compiled.exists(), "backend/app/translations/es/LC_MESSAGES/messages.mo is missing: run make translations"
+    assert compiled.stat().st_mtime >= CATALOG.stat().st_mtime, "messages.mo is older than its .po: make translations"

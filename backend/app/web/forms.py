@@ -9,6 +9,8 @@ conscious overwrite, and nothing typed is lost.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,24 @@ from app.writes.routes import check_version, create_record, update_record
 ID_FIELDS = frozenset({"client_id", "provider_id", "carrier_id", "ot_id", "category_id"})
 INT_FIELDS = frozenset({"credit_days", "display_order"})
 LIST_FIELDS = frozenset({"containers", "house_bls"})
+MONEY_FIELDS = frozenset({"amount", "applicable_amount", "amount_paid"})
+DATE_FIELDS = frozenset(
+    {
+        "issue_date",
+        "due_date",
+        "provision_date",
+        "billing_date",
+        "payment_date",
+        "etd",
+        "eta",
+        "arrival_date",
+        "billing_request_date",
+        "invoice_reception_date",
+        "express_release_date",
+        "cash_on_delivery_date",
+        "closing_sent_date",
+    }
+)
 # The validation's words that pages translate (the rest are shown as the API writes them).
 KNOWN_PROBLEMS = (
     N_("required"),
@@ -44,8 +64,36 @@ class FormResult:
     conflict: Any = None  # the record as it is now, when someone else changed it meanwhile
 
 
+THOUSANDS = re.compile(r"^\$?\d{1,3}(,\d{3})*(\.\d+)?$|^\$\d+(\.\d+)?$")
+DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def iso_date(raw: str) -> str:
+    """``31/12/2026`` (as the team writes dates) -> ``2026-12-31``; anything else is passed on for the parser to judge.
+
+    An impossible day (``31/02/2026``) is passed on as written, and the shared date parser names the field.
+    """
+    match = DAY_MONTH_YEAR.match(raw)
+    if not match:
+        return raw
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return raw
+
+
+def plain_money(raw: str) -> str:
+    """``$1,234.50`` (as the team writes money) -> ``1234.50``; other text is passed on for the parser to judge."""
+    return raw.replace("$", "", 1).replace(",", "") if THOUSANDS.match(raw) else raw
+
+
 def _value(name: str, raw: str) -> Any:
     raw = raw.strip()
+    if name in DATE_FIELDS and raw:
+        return iso_date(raw)
+    if name in MONEY_FIELDS and raw:
+        return plain_money(raw)
     if name in LIST_FIELDS:
         return [line.strip() for line in raw.splitlines() if line.strip()]
     if not raw:
@@ -95,4 +143,3 @@ def _problems(resource: Resource, row: Any, exc: ApiError) -> FormResult:
     if exc.code == 403:
         return FormResult(errors=fields, message=N_("Your role may not change some of these fields."))
     return FormResult(errors=fields, message=N_("Some fields need a correction."))
-

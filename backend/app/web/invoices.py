@@ -18,8 +18,10 @@ from app.intake.routes import assign_ot, unassign_ot
 from app.models import BILLING_STATUSES, PAYMENT_STATUSES, History, Invoice, Ot, Provider
 from app.shipping_codes import normalise_ot_number
 from app.web import bp
+from app.web.forms import plain_money
 from app.web.guard import page_role
 from app.web.lists import PAGING_KEYS, capped_count, listing
+from app.web.specs import PICKER_MAX
 from app.writes.attachments import attach_document, detach_document
 from app.writes.routes import check_version
 from app.writes.transitions import allowed_moves, move
@@ -51,7 +53,9 @@ def invoices() -> ResponseReturnValue:
         listing=found,
         tabs=tabs,
         current_tab=selected[0] if len(selected) == 1 else None,
-        providers=db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name).limit(500)).all(),
+        providers=db.session.execute(
+            select(Provider.id, Provider.name).order_by(Provider.name).limit(PICKER_MAX)
+        ).all(),
         billing_statuses=BILLING_STATUSES,
         payment_statuses=PAYMENT_STATUSES,
     )
@@ -99,7 +103,7 @@ def invoice_transition(item_id: int) -> ResponseReturnValue:
     if request.form.get("date"):
         body["date"] = request.form["date"]
     if request.form.get("amount_paid"):
-        body["amount_paid"] = request.form["amount_paid"]
+        body["amount_paid"] = plain_money(request.form["amount_paid"].strip())
     try:
         check_version(row, request.form.get("version"))
         move(row, body)

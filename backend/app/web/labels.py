@@ -50,7 +50,7 @@ PROVIDER_TYPE = {
 }
 TRANSITION = {
     "in_review": N_("Send to review"),
-    "provisioned": N_("Provision"),
+    "provisioned": N_("Provision it"),
     "rejected": N_("Reject"),
     "voided": N_("Void"),
     "billed": N_("Mark billed"),

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
 from app.errors import BadParameter
 from app.extensions import db
 from app.filters import Condition
-from app.pagination import Page, keyset_page
+from app.pagination import Page, keyset_page, or_arms
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -82,12 +82,28 @@ def listing(
 
 
 def capped_count(model: Any, where: Sequence[Condition]) -> Count:
-    """The exact number of matches up to :data:`COUNT_CAP`; above it, the planner's estimate (PostgreSQL)."""
-    capped = select(model.id).where(*where).limit(COUNT_CAP + 1).subquery()
-    found = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    """The exact number of matches up to :data:`COUNT_CAP`; above it, the planner's estimate (PostgreSQL).
+
+    A free-text OR is counted arm by arm (each capped, then the distinct ids of all), for the reason
+    :func:`app.pagination.keyset_page` pages it that way: planned as one OR, a rare term can make
+    PostgreSQL read the whole table.
+    """
+    found = db.session.scalar(select(func.count()).select_from(_capped_ids(model, where))) or 0
     if found <= COUNT_CAP:
         return Count(found, exact=True)
     return Count(max(_estimate(select(model.id).where(*where)), COUNT_CAP), exact=False)
+
+
+def _capped_ids(model: Any, where: Sequence[Condition]) -> Any:
+    searched = [condition for condition in where if or_arms(condition)]
+    if len(searched) != 1:
+        return select(model.id).where(*where).limit(COUNT_CAP + 1).subquery()
+    others = [condition for condition in where if condition is not searched[0]]
+    arms = (
+        select(model.id.label("id")).where(*others, arm).limit(COUNT_CAP + 1).subquery()
+        for arm in or_arms(searched[0])
+    )
+    return union(*(select(arm.c.id) for arm in arms)).subquery()
 
 
 def _estimate(stmt: Any) -> int:

@@ -13,6 +13,7 @@ from app.models import OT_STATUSES, Client, History, Invoice, Ot
 from app.web import bp
 from app.web.guard import page_role
 from app.web.lists import PAGE_SIZE, capped_count, listing
+from app.web.specs import PICKER_MAX
 
 HISTORY_ROWS = 50
 
@@ -27,7 +28,7 @@ def ots() -> ResponseReturnValue:
         listing=found,
         total=total,
         statuses=OT_STATUSES,
-        clients=db.session.execute(select(Client.id, Client.name).order_by(Client.name).limit(500)).all(),
+        clients=db.session.execute(select(Client.id, Client.name).order_by(Client.name).limit(PICKER_MAX)).all(),
     )
     db.session.commit()
     return body

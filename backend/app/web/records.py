@@ -38,7 +38,7 @@ def input_value(value: Any) -> str:
     if isinstance(value, list):
         return "\n".join(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return value.strftime("%d/%m/%Y")  # as the team writes dates, whatever the browser's locale
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     return str(value)
