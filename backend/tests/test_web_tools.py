@@ -222,6 +222,8 @@ def test_import_preview_writes_nothing_and_confirm_applies_the_decisions(seeded,
     with seeded.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ot)) == before
 
+    forged = client.post(preview_url, data={"action": "confirm"}, headers=BROWSER)
+    assert forged.status_code == 400, "the confirmation is a form like any other: no CSRF token, no import"
     token = TOKEN.search(preview).group(1)
     partial = client.post(preview_url, data={"csrf_token": token, "action": "confirm",
                                              f"decision:{ot_number}/client": "new"}, headers=BROWSER)
