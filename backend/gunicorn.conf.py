@@ -136,9 +136,9 @@ def pre_request(worker, req) -> None:  # noqa: ANN001
     The old worker stops accepting within a second but may stream this request (an export) for a long
     time; without this the port could be left with no accepting worker until it exits.
     """
-    if will_reach_max_requests(worker):
+    # Concurrent gevent requests can all reach the limit: only the first asks for the replacement and is recorded.
+    if will_reach_max_requests(worker) and request_early_replacement(worker):
         record_retirement(_retirements, worker.pid, "max_requests", worker.nr + 1)
-        request_early_replacement(worker)
 
 
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001

@@ -18,6 +18,7 @@ ENDPOINTS = [
     ("GET", "/api/ots/export", "operativo"),
     ("GET", "/api/invoices/documents.zip", "operativo"),
     ("POST", "/api/invoices/documents.zip", "operativo"),
+    ("GET", "/api/uploads", "operativo"),
     ("GET", "/api/uploads/999999", "operativo"),
     ("GET", "/api/uploads/999999/content", "operativo"),
     ("GET", "/api/uploads/999999/preview", "operativo"),
