@@ -37,7 +37,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.imports import team_sheet
 from app.imports.spreadsheets import Row, Sheet, SpreadsheetError, open_sheet
-from app.models import FIELD_SOURCE_RANK, Client, ClientResolution, ImportedFile, Ot, Provider, utcnow
+from app.models import FIELD_SOURCE_RANK, TRACKED_FIELDS, Client, ClientResolution, ImportedFile, Ot, Provider, utcnow
 from app.shipping_codes import is_ot_number, normalise_ot_number, split_containers
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
@@ -48,27 +48,6 @@ BATCH_SIZE = 500
 MAX_REPORTED = 200
 DECISIONS = ("keep", "new")
 CONFLICT_FIELDS = ("client_id", "operativo")
-# Fields an import may set; each remembers its source in Ot.field_sources.
-TRACKED_FIELDS = (
-    "client_id",
-    "operativo",
-    "operation_type",
-    "carrier_id",
-    "master_bl",
-    "house_bls",
-    "containers",
-    "shipment_type",
-    "vessel",
-    "origin_port",
-    "destination_port",
-    *team_sheet.DATE_FIELDS,
-    "express_release_type",
-    "express_release_date",
-    "cash_on_delivery_type",
-    "cash_on_delivery_date",
-    "status",
-    "comments",
-)
 NEW_OT_DEFAULTS: dict[str, Any] = {
     "carrier_id": None,
     "operativo": None,
