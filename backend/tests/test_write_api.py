@@ -312,7 +312,8 @@ def test_cost_types_filter_by_category_id(client, as_role, world):
 
 def test_document_attach_and_detach_need_if_match_and_leave_history(client, as_role, world):
     jefe, path = as_role("jefe_operaciones"), f"/api/invoices/{world['invoice']}"
-    uploaded = client.post("/api/uploads", data=b"%PDF-1.4\n%%EOF\n", headers={**jefe, "Content-Type": "application/pdf"})
+    pdf = {**jefe, "Content-Type": "application/pdf"}
+    uploaded = client.post("/api/uploads", data=b"%PDF-1.4\n%%EOF\n", headers=pdf)
     document = uploaded.get_json()["id"]
     assert client.put(f"{path}/document", json={"document_id": document}, headers=jefe).status_code == 428
     attached = client.put(f"{path}/document", json={"document_id": document}, headers={**jefe, "If-Match": '"1"'})
