@@ -92,6 +92,35 @@ ASSIGNMENT_METHOD_LABELS = {
 ASSIGNMENT_METHODS = tuple(ASSIGNMENT_METHOD_LABELS)
 # Where an OT field's value came from; a higher rank is never overwritten by a lower one.
 FIELD_SOURCE_RANK = {"import": 1, "manual": 3}
+# The OT fields an import may set: each remembers its source in Ot.field_sources (a person's edit marks it manual).
+IMPORT_DATE_FIELDS = (
+    "etd",
+    "eta",
+    "arrival_date",
+    "billing_request_date",
+    "invoice_reception_date",
+    "closing_sent_date",
+)
+TRACKED_FIELDS = (
+    "client_id",
+    "operativo",
+    "operation_type",
+    "carrier_id",
+    "master_bl",
+    "house_bls",
+    "containers",
+    "shipment_type",
+    "vessel",
+    "origin_port",
+    "destination_port",
+    *IMPORT_DATE_FIELDS,
+    "express_release_type",
+    "express_release_date",
+    "cash_on_delivery_type",
+    "cash_on_delivery_date",
+    "status",
+    "comments",
+)
 # The team's four roles, lowest first: each one can do everything the ones before it can (docs/accounts.md).
 ROLE_LABELS = {
     "operativo": "Operativo",

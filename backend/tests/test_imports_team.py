@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.imports import team_sheet
-from app.models import Client, ClientResolution, ImportedFile, Ot, Provider
+from app.models import Client, ClientResolution, History, ImportedFile, Ot, Provider
 from app.shipping_codes import split_containers
 
 TEAM_HEADER = [
@@ -399,3 +399,34 @@ def test_export_workbooks_are_recognised_by_name_or_columns():
     )
     assert team_sheet.operation_from_columns(["OT", "SHIPPER", "ETD"]) == "exportacion"
     assert team_sheet.operation_from_columns(["OT", "CONSIGNATARIO"]) == "importacion"
+
+
+def test_every_imported_create_and_update_leaves_history_and_a_dry_run_none(seeded, client, auth, names, tmp_path):
+    first = [row("25OT6001", names["client"], **{"Barco y Viaje": "A 1W"})]
+    assert post(client, auth, [workbook(tmp_path / "dry.xlsx", first)], query="?dry_run=1").status_code == 200
+    with seeded.app_context():
+        assert db.session.scalar(select(func.count()).select_from(History)) == 0
+    post(client, auth, [workbook(tmp_path / "a.xlsx", first)])
+    later = [row("25OT6001", names["client"], **{"Barco y Viaje": "B 2W"})]
+    post(client, auth, [workbook(tmp_path / "b.xlsx", later)])
+    ot = get_ot(seeded, "25OT6001")
+    trail = client.get(f"/api/ots/{ot.id}/history", headers=auth).get_json()["items"]
+    assert [item["action"] for item in trail] == ["import:create", "import:update"]
+    assert trail[0]["changes"]["ot_number"] == [None, "25OT6001"]
+    assert trail[0]["changes"]["vessel"] == [None, "A 1W"]
+    assert trail[1]["changes"] == {"vessel": ["A 1W", "B 2W"]}
+    assert trail[1]["actor"] == trail[0]["actor"] != "system"
+
+
+def test_rows_go_through_the_write_apis_rules(seeded, client, auth, names, tmp_path, monkeypatch):
+    """The write API's rule decides, not the import's own clean-up: with the import's cut loosened, a vessel
+    longer than the API allows is a row error naming file, row and column, and nothing is written."""
+    monkeypatch.setitem(team_sheet.TEXT_LIMITS, "vessel", 500)
+    rows = [row("25OT6101", names["client"]), row("25OT6102", names["client"], **{"Barco y Viaje": "V" * 130})]
+    response = post(client, auth, [workbook(tmp_path / "long.xlsx", rows)])
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["error"]["errors"]
+    assert [(e["file"], e["row"], e["column"], e["message"]) for e in errors] == [
+        ("long.xlsx", 5, "vessel", "at most 120 characters")
+    ]
+    assert get_ot(seeded, "25OT6101") is None

@@ -459,3 +459,21 @@ def test_sample_documents_from_the_demo_data_are_taken_in_and_matched(seeded, ru
     ]
     assert files[0]["match"]["ot_number"] == files[1]["match"]["ot_number"]
     assert not any(f["needs_review"] for f in files)
+
+
+def test_a_created_invoice_leaves_a_history_row_with_its_values(app, client, auth, world) -> None:
+    report = one(post(client, auth, (dte_bytes(observations="OT 26OT0002"), "dte.json"), query="?cost_type=flete"))
+    history = client.get(f"/api/invoices/{report['invoice']['id']}/history", headers=auth).get_json()["items"]
+    assert [row["action"] for row in history] == ["intake:create"]
+    assert history[0]["changes"]["amount"] == [None, "1130.00"]
+    assert history[0]["changes"]["ot_id"] == [None, world["26OT0002"]]
+
+
+def test_values_the_write_api_would_refuse_are_not_created_and_named(app, client, auth, world) -> None:
+    """The intake validates with the write API's rules: a control character in the number is named, not stored."""
+    report = one(post(client, auth, (dte_bytes(control="DTE-01-\x07M001"), "dte.json")))
+    assert report["status"] == "not_created" and report["needs_review"] is True
+    assert "invoice_number: must not contain control characters" in report["review_reasons"], report
+    with app.app_context():
+        assert db.session.query(Invoice).count() == 0
+        assert db.session.query(StoredFile).count() == 1  # the document is kept, as for any file not created

@@ -30,6 +30,8 @@ ENDPOINTS = [
     ("POST", "/api/invoices/intake", "jefe_operaciones"),
     ("POST", "/api/invoices/999999/assign", "jefe_operaciones"),
     ("POST", "/api/invoices/999999/unassign", "jefe_operaciones"),
+    ("PUT", "/api/invoices/999999/document", "jefe_operaciones"),
+    ("DELETE", "/api/invoices/999999/document", "jefe_operaciones"),
     ("POST", "/api/invoices/999999/transitions", "finanzas"),
     ("PATCH", "/api/invoices/999999", "finanzas"),
     ("PATCH", "/api/ots/999999", "finanzas"),

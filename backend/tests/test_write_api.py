@@ -297,3 +297,47 @@ def test_ot_and_container_numbers_are_normalised_as_everywhere_else(client, as_r
     assert bad.status_code == 422 and "containers" in bad.get_json()["error"]["fields"]
     bad = client.post("/api/ots", json={"ot_number": "26OT/0779", "client_id": owner}, headers=jefe)
     assert bad.status_code == 422 and "ot_number" in bad.get_json()["error"]["fields"]
+
+
+def test_cost_types_filter_by_category_id(client, as_role, world):
+    ops = as_role("operativo")
+    items = client.get("/api/cost-types", headers=ops).get_json()["items"]
+    category = items[0]["category_id"]
+    chosen = client.get(f"/api/cost-types?category_id={category}", headers=ops).get_json()["items"]
+    assert chosen and {item["category_id"] for item in chosen} == {category}
+    assert len(chosen) == sum(1 for item in items if item["category_id"] == category)
+    bad = client.get("/api/cost-types?category_id=abc", headers=ops)
+    assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "category_id"
+
+
+def test_document_attach_and_detach_need_if_match_and_leave_history(client, as_role, world):
+    jefe, path = as_role("jefe_operaciones"), f"/api/invoices/{world['invoice']}"
+    pdf = {**jefe, "Content-Type": "application/pdf"}
+    uploaded = client.post("/api/uploads", data=b"%PDF-1.4\n%%EOF\n", headers=pdf)
+    document = uploaded.get_json()["id"]
+    assert client.put(f"{path}/document", json={"document_id": document}, headers=jefe).status_code == 428
+    attached = client.put(f"{path}/document", json={"document_id": document}, headers={**jefe, "If-Match": '"1"'})
+    assert attached.status_code == 200 and attached.get_json()["document_id"] == document
+    assert attached.headers["ETag"] == '"2"'
+    missing = client.put(f"{path}/document", json={"document_id": 999999}, headers={**jefe, "If-Match": '"2"'})
+    assert missing.status_code == 422 and "document_id" in missing.get_json()["error"]["fields"]
+    stale = client.delete(f"{path}/document", headers={**jefe, "If-Match": '"1"'})
+    assert stale.status_code == 412 and stale.get_json()["error"]["current_version"] == 2
+    detached = client.delete(f"{path}/document", headers={**jefe, "If-Match": '"2"'})
+    assert detached.status_code == 200 and detached.get_json()["document_id"] is None
+    assert client.delete(f"{path}/document", headers={**jefe, "If-Match": '"3"'}).status_code == 409
+    assert client.get(f"/api/uploads/{document}", headers=jefe).status_code == 200  # the file stays
+    history = client.get(f"{path}/history", headers=jefe).get_json()["items"]
+    assert [h["action"] for h in history] == ["create", "attach", "detach"]
+    assert history[1]["changes"] == {"document_id": [None, document]}
+
+
+def test_an_upload_naming_an_invoice_attaches_with_history(client, as_role, world):
+    jefe, path = as_role("jefe_operaciones"), f"/api/invoices/{world['invoice']}"
+    headers = {**jefe, "Content-Type": "application/pdf"}
+    first = client.post(f"/api/uploads?invoice_id={world['invoice']}", data=b"%PDF-1.4\n1\n%%EOF\n", headers=headers)
+    again = client.post(f"/api/uploads?invoice_id={world['invoice']}", data=b"%PDF-1.4\n2\n%%EOF\n", headers=headers)
+    assert first.status_code == 201 and again.status_code == 201
+    history = client.get(f"{path}/history", headers=jefe).get_json()["items"]
+    assert [h["action"] for h in history] == ["create", "attach", "attach"]
+    assert history[2]["changes"] == {"document_id": [first.get_json()["id"], again.get_json()["id"]]}

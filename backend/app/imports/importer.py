@@ -37,10 +37,23 @@ from app.errors import ApiError
 from app.extensions import db
 from app.imports import team_sheet
 from app.imports.spreadsheets import Row, Sheet, SpreadsheetError, open_sheet
-from app.models import FIELD_SOURCE_RANK, Client, ClientResolution, ImportedFile, Ot, Provider, utcnow
+from app.models import (
+    FIELD_SOURCE_RANK,
+    TRACKED_FIELDS,
+    Client,
+    ClientResolution,
+    History,
+    ImportedFile,
+    Ot,
+    Provider,
+    utcnow,
+)
 from app.shipping_codes import is_ot_number, normalise_ot_number, split_containers
 from app.uploads.sniffing import CSV, XLSX
 from app.uploads.streaming import Upload, receive
+from app.writes import history
+from app.writes.fields import check
+from app.writes.resources import OTS
 from ops.leftovers import PART_SUFFIX, part_prefix, temp_dir
 
 IMPORT_TYPES = frozenset({XLSX, CSV})
@@ -48,27 +61,6 @@ BATCH_SIZE = 500
 MAX_REPORTED = 200
 DECISIONS = ("keep", "new")
 CONFLICT_FIELDS = ("client_id", "operativo")
-# Fields an import may set; each remembers its source in Ot.field_sources.
-TRACKED_FIELDS = (
-    "client_id",
-    "operativo",
-    "operation_type",
-    "carrier_id",
-    "master_bl",
-    "house_bls",
-    "containers",
-    "shipment_type",
-    "vessel",
-    "origin_port",
-    "destination_port",
-    *team_sheet.DATE_FIELDS,
-    "express_release_type",
-    "express_release_date",
-    "cash_on_delivery_type",
-    "cash_on_delivery_date",
-    "status",
-    "comments",
-)
 NEW_OT_DEFAULTS: dict[str, Any] = {
     "carrier_id": None,
     "operativo": None,
@@ -448,6 +440,12 @@ class _FileContext:
             return
         self.report.rows += 1
         parsed = _RowParser(self, number, cells).parse()
+        checked, problems = check(OTS.fields, {name: history.plain(value) for name, value in parsed.items()}, False)
+        for name, message in sorted(problems.items()):
+            self.fail(number, name, message)
+        if problems:
+            return
+        parsed.update(checked)
         client_name = team_sheet.cell_text(cells.get("client")) or None
         self.batch.append((number, {"ot_number": ot_number, **parsed}, client_name))
         if len(self.batch) >= BATCH_SIZE:
@@ -559,6 +557,7 @@ class _BatchWriter:
         self.importer = context.importer
         self.report = context.report
         self.batch = batch
+        self.audit: list[tuple[int, dict[str, tuple[Any, Any]]]] = []  # (OT id, field -> (old, new)) per update
 
     def write(self) -> None:
         numbers = [parsed["ot_number"] for _, parsed, _ in self.batch]
@@ -584,10 +583,15 @@ class _BatchWriter:
         db.session.expunge_all()  # the ORM rows were only read: bulk statements write the changes
         if self.importer.result.error_count:
             return  # nothing will be committed: skip the writes, keep validating
+        trail = [history.entry("ots", ot_id, "import:update", changes) for ot_id, changes in self.audit]
         if inserts:
-            db.session.execute(insert(Ot), inserts)
+            created = db.session.execute(insert(Ot).returning(Ot.id, Ot.ot_number), inserts).all()
+            sent = {row["ot_number"]: row for row in inserts}
+            trail += [history.entry("ots", ot_id, "import:create", _created(sent[number])) for ot_id, number in created]
         if updates:
             db.session.execute(update(Ot), updates)
+        if trail:
+            db.session.execute(insert(History), trail)  # same transaction: committed or rolled back with the rows
         self.report.created += len(inserts)
         self.report.updated += len(updates)
 
@@ -631,6 +635,8 @@ class _BatchWriter:
                 continue
             changes[name] = value
             sources[name] = "import"
+        if changes:
+            self.audit.append((found.id, {name: (getattr(found, name), value) for name, value in changes.items()}))
         stamp = self.context.stamp
         # The ORM's bulk update checks this version in its WHERE and writes version + 1 (Ot's version_id_col):
         # an edit prepared on the old version then gets a 412, and a concurrent edit here fails the import.
@@ -680,6 +686,11 @@ class _BatchWriter:
             )
         )
         return False
+
+
+def _created(row: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """A new OT's history: the number and every field the file set, from nothing."""
+    return {name: (None, row[name]) for name in ("ot_number", *TRACKED_FIELDS) if row.get(name) not in (None, [])}
 
 
 def _same(current: Any, new: Any) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from app.models import OT_STATUSES
+from app.models import IMPORT_DATE_FIELDS, OT_STATUSES
 from values import EXCEL_EPOCH
 
 HEADER_SEARCH_ROWS = 5
@@ -55,14 +55,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 # Columns only an export workbook has: with one of them and no import column the file is an export.
 EXPORT_ONLY = ("SHIPPER", "EMBARCADOR", "PUERTO DE CARGA", "ZARPE")
 IMPORT_ONLY = ("CONSIGNATARIO", "CONSIGNEE", "ATRAQUE")
-DATE_FIELDS = (
-    "etd",
-    "eta",
-    "arrival_date",
-    "billing_request_date",
-    "invoice_reception_date",
-    "closing_sent_date",
-)
+DATE_FIELDS = IMPORT_DATE_FIELDS
 TEXT_LIMITS = {
     "client": 200,
     "operativo": 100,

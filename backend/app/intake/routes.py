@@ -35,8 +35,8 @@ from app.intake.service import Options, take_in
 from app.models import ExtractionPattern, Invoice, Ot, Provider
 from app.uploads.streaming import open_request_uploads
 from app.writes import history
+from app.writes.changes import apply_changes
 from app.writes.resources import INVOICES
-from app.writes.routes import apply_changes
 
 INTAKE_PARAMETERS = ("provider_id", "cost_type", "dry_run")
 MAX_JSON_BODY = 1024 * 1024  # a pattern test carries up to INTAKE_PDF_MAX_CHARS of text

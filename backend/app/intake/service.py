@@ -35,6 +35,9 @@ from app.uploads.documents import store_document
 from app.uploads.sniffing import JSON, PDF, Sniffer, UnsupportedType
 from app.uploads.storage import get_storage
 from app.uploads.streaming import Upload, receive, upload_limit
+from app.writes import history
+from app.writes.fields import check
+from app.writes.resources import INVOICES
 from ops.leftovers import PART_SUFFIX, part_prefix, temp_dir
 
 INTAKE_TYPES = frozenset({PDF, JSON})
@@ -223,25 +226,48 @@ def _duplicate(reading: Reading, provider: Provider | None, report: FileReport) 
     return None
 
 
+def _validated(
+    reading: Reading, provider: Provider, cost_type: str, due_date: dt.date, match: Match, report: FileReport
+) -> dict[str, Any] | None:
+    """The invoice's values through the write API's own rules; ``None`` (not created, named why) if one fails.
+
+    A document can say anything: a 70-character "number" or a control character is refused here
+    exactly as the API would refuse it, instead of reaching the database.
+    """
+    body = {
+        "invoice_number": reading.invoice_number,
+        "provider_id": provider.id,
+        "cost_type": cost_type,
+        "amount": str(reading.total),
+        "issue_date": reading.issue_date.isoformat() if reading.issue_date else None,
+        "due_date": due_date.isoformat(),
+        "ot_id": match.ot.id if match.ot else None,
+        "control_number": reading.control_number,
+        "generation_code": reading.generation_code,
+    }
+    values, problems = check(INVOICES.fields, {k: v for k, v in body.items() if v is not None}, creating=True)
+    if not problems:
+        return values
+    report.status, report.needs_review = "not_created", True
+    report.review_reasons.extend(f"{name}: {message}" for name, message in sorted(problems.items()))
+    db.session.rollback()
+    return None
+
+
 def _create(reading: Reading, provider: Provider, match: Match, report: FileReport, options: Options) -> None:
     assert reading.invoice_number and reading.issue_date and reading.total is not None
     cost_type = options.cost_type or DEFAULT_COST_TYPE
     if options.cost_type is None:
         report.warnings.append(f"no cost_type given: {DEFAULT_COST_TYPE}")
     due_date = reading.issue_date + dt.timedelta(days=provider.credit_days or 0)
+    values = _validated(reading, provider, cost_type, due_date, match, report)
+    if values is None:
+        return
     invoice = Invoice(
-        invoice_number=reading.invoice_number,
-        provider_id=provider.id,
+        **values,
         provider_nit=provider.nit,
-        cost_type=cost_type,
-        amount=reading.total,
-        applicable_amount=reading.total,
-        control_number=reading.control_number,
-        generation_code=reading.generation_code,
+        applicable_amount=values["amount"],
         detected_references=reading.references,
-        issue_date=reading.issue_date,
-        due_date=due_date,
-        ot_id=match.ot.id if match.ot else None,
         assignment_method=match.method,
         match_confidence=match.confidence,
         needs_review=bool(report.review_reasons) or match.needs_review,
@@ -255,6 +281,8 @@ def _create(reading: Reading, provider: Provider, match: Match, report: FileRepo
         return
     db.session.add(invoice)
     try:
+        db.session.flush()
+        history.record("invoices", invoice.id, "intake:create", {name: (None, value) for name, value in values.items()})
         db.session.commit()
     except IntegrityError:  # the same number committed by a concurrent intake since our check
         db.session.rollback()

@@ -24,6 +24,7 @@ from app.pagination import paginate
 from app.uploads.sniffing import ALL_TYPES, name_for_type
 from app.uploads.storage import Storage, key_for, pending
 from app.uploads.streaming import Received, Upload, receive
+from app.writes.changes import attach
 
 log = logging.getLogger(__name__)
 INVOICE_FIELD = "invoice_id"
@@ -83,7 +84,7 @@ def _by_sha256(sha256: str) -> StoredFile | None:
 
 def _duplicate(existing: StoredFile, invoice: Invoice | None) -> Stored:
     if invoice is not None:
-        invoice.document_id = existing.id
+        attach(invoice, existing.id)
     db.session.commit()
     return Stored(existing, duplicate=True)
 
@@ -98,9 +99,10 @@ def _insert(received: Received, filename: str, key: str, invoice: Invoice | None
     )
     db.session.add(record)
     invoice_id = invoice.id if invoice is not None else None
-    if invoice is not None:
-        invoice.document = record
     try:
+        if invoice is not None:
+            db.session.flush()  # the new row's id, for the invoice and its history row
+            attach(invoice, record.id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

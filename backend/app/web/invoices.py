@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
@@ -17,13 +17,17 @@ from app.filters import invoice_conditions
 from app.intake.routes import assign_ot, unassign_ot
 from app.models import BILLING_STATUSES, PAYMENT_STATUSES, History, Invoice, Ot, Provider
 from app.shipping_codes import normalise_ot_number
+from app.uploads.documents import store_document
+from app.uploads.storage import get_storage
+from app.uploads.streaming import Upload, display_name, upload_limit
 from app.web import bp
 from app.web.forms import plain_money
 from app.web.guard import page_role
 from app.web.lists import PAGING_KEYS, capped_count, listing
 from app.web.specs import PICKER_MAX
-from app.writes.attachments import attach_document, detach_document
-from app.writes.routes import check_version
+from app.writes.changes import attach
+from app.writes.resources import INVOICES
+from app.writes.routes import _commit, check_version
 from app.writes.transitions import allowed_moves, move
 
 TABS = (None, "pending", "in_review", "provisioned", "rejected", "voided")
@@ -150,11 +154,20 @@ def invoice_attach(item_id: int) -> ResponseReturnValue:
         check_version(row, request.form.get("version"))
         if upload is None or not upload.filename:
             raise ApiError(400, gettext("choose a file first"))
-        attach_document(row, upload.filename, upload.stream)
+        document_id = _store(upload.filename, upload.stream)
+        attach(row, document_id)
+        _commit(INVOICES, row)  # 412 if the invoice changed since the page was read
     except ApiError as exc:
         return _done(item_id, exc)
     flash(gettext("Document attached."), "ok")
     return _done(item_id)
+
+
+def _store(filename: str, stream: IO[bytes]) -> int:
+    """The form's file into storage as every upload is stored (sha256 dedupe, type sniffing, size limit)."""
+    chunk = current_app.config["UPLOAD_CHUNK_SIZE"]
+    upload = Upload(display_name(filename), iter(lambda: stream.read(chunk), b""))
+    return store_document(upload, get_storage(current_app), upload_limit(), None).record.id
 
 
 @bp.post("/invoices/<id:item_id>/document/detach")
@@ -163,7 +176,8 @@ def invoice_detach(item_id: int) -> ResponseReturnValue:
     row = _invoice(item_id)
     try:
         check_version(row, request.form.get("version"))
-        detach_document(row)
+        attach(row, None, "detach")
+        _commit(INVOICES, row)
     except ApiError as exc:
         return _done(item_id, exc)
     return _done(item_id)

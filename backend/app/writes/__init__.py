@@ -4,4 +4,4 @@ Routes attach to the read API's blueprint (``/api``), so the bearer/session guar
 check of :mod:`app.auth` apply to them as to everything else.
 """
 
-from app.writes import routes, transitions  # noqa: F401  (routes attach themselves to app.api.bp)
+from app.writes import attachments, routes, transitions  # noqa: F401  (routes attach themselves to app.api.bp)

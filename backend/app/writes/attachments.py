@@ -1,35 +1,53 @@
-"""Attach a stored document to an invoice, or detach it: a change of the invoice with its history row."""
+"""An invoice's document: attach a stored one, or detach it, with a history row in the same transaction.
+
+An upload that names ``invoice_id`` attaches through :func:`attach` too, so every way a document
+comes to (or leaves) an invoice leaves the same trace. Detaching never deletes the stored file:
+other invoices may share it (documents dedupe by sha256), and the bytes are evidence.
+"""
 
 from __future__ import annotations
 
-from typing import IO
+from flask import request
+from flask.typing import ResponseReturnValue
 
-from flask import current_app
-
+from app.api import bp
+from app.errors import ApiError
+from app.extensions import db
 from app.models import Invoice, StoredFile
-from app.uploads.documents import store_document
-from app.uploads.storage import get_storage
-from app.uploads.streaming import Upload, display_name, upload_limit
-from app.writes import history
+from app.writes.changes import attach
+from app.writes.fields import Field, reference, validate
 from app.writes.resources import INVOICES
-from app.writes.routes import _commit, apply_changes
+from app.writes.routes import _commit, _if_match, _tagged
+
+FIELDS = (Field("document_id", reference(StoredFile), required=True),)
 
 
-def attach_document(invoice: Invoice, filename: str, stream: IO[bytes]) -> StoredFile:
-    """Store the file (deduplicated by sha256, sniffed, size-limited like every upload) and attach it."""
-    chunk = current_app.config["UPLOAD_CHUNK_SIZE"]
-    upload = Upload(display_name(filename), iter(lambda: stream.read(chunk), b""))
-    stored = store_document(upload, get_storage(current_app), upload_limit(), None)
-    set_document(invoice, stored.record.id)
-    return stored.record
+def _invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise ApiError(404, f"invoice {invoice_id} not found")
+    return invoice
 
 
-def detach_document(invoice: Invoice) -> None:
-    set_document(invoice, None)
+@bp.put("/invoices/<id:invoice_id>/document")
+def attach_document(invoice_id: int) -> ResponseReturnValue:
+    """``{"document_id": n}`` with ``If-Match``: the invoice's document becomes that stored file."""
+    invoice = _invoice(invoice_id)
+    _if_match(invoice)
+    values = validate(FIELDS, request.get_json(silent=True), creating=True)
+    attach(invoice, values["document_id"])
+    _commit(INVOICES, invoice)
+    return _tagged(INVOICES, invoice)
 
 
-def set_document(invoice: Invoice, document_id: int | None) -> None:
-    changes = apply_changes(INVOICES, invoice, {"document_id": document_id})
-    if changes:
-        history.record("invoices", invoice.id, "attach" if document_id else "detach", changes)
-    _commit(INVOICES, invoice)  # 412 if someone else changed the invoice meanwhile
+@bp.delete("/invoices/<id:invoice_id>/document")
+def detach_document(invoice_id: int) -> ResponseReturnValue:
+    """Detach with ``If-Match``; the stored file stays (other invoices may share it)."""
+    invoice = _invoice(invoice_id)
+    _if_match(invoice)
+    if invoice.document_id is None:
+        raise ApiError(409, f"invoice {invoice_id} has no document", "conflict")
+    attach(invoice, None, "detach")
+    _commit(INVOICES, invoice)
+    return _tagged(INVOICES, invoice)
+

@@ -41,7 +41,8 @@ def text(maximum: int, required: bool = False) -> Callable[[Any], str | None]:
             return None
         if not isinstance(value, str):
             raise Invalid("expected a string")
-        value = value.strip()
+        # A browser's textarea sends CRLF and a spreadsheet cell may hold CR: both are a line break.
+        value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not value:
             if required:
                 raise Invalid("must not be empty")
@@ -158,10 +159,12 @@ def text_list(maximum: int) -> Callable[[Any], list[str]]:
     return parse
 
 
-def validate(fields: Sequence[Field], body: object, creating: bool) -> dict[str, Any]:
-    """Parse ``body`` against ``fields``: the values, or one 422 naming every bad field (400 if not an object)."""
-    if not isinstance(body, Mapping):
-        raise ApiError(400, "expected a JSON object body", "invalid_body")
+def check(fields: Sequence[Field], body: Mapping[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse ``body`` against ``fields``: the values, and a message per bad field (empty when all is well).
+
+    The import and the intake call this directly, to report a bad field as a row problem or a review
+    reason; the API calls :func:`validate`, which turns the messages into one 422.
+    """
     by_name = {field.name: field for field in fields}
     problems: dict[str, str] = {name: "unknown field" for name in body if name not in by_name}
     values: dict[str, Any] = {}
@@ -174,6 +177,14 @@ def validate(fields: Sequence[Field], body: object, creating: bool) -> dict[str,
             values[field.name] = field.parse(body[field.name])
         except Invalid as exc:
             problems[field.name] = str(exc)
+    return values, problems
+
+
+def validate(fields: Sequence[Field], body: object, creating: bool) -> dict[str, Any]:
+    """Parse ``body`` against ``fields``: the values, or one 422 naming every bad field (400 if not an object)."""
+    if not isinstance(body, Mapping):
+        raise ApiError(400, "expected a JSON object body", "invalid_body")
+    values, problems = check(fields, body, creating)
     if problems:
         raise ApiError(422, f"invalid fields: {', '.join(sorted(problems))}", "validation_failed", fields=problems)
     return values

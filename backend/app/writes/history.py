@@ -9,7 +9,7 @@ from typing import Any
 from flask import g
 
 from app.extensions import db
-from app.models import History
+from app.models import History, utcnow
 
 
 def plain(value: Any) -> Any:
@@ -23,20 +23,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def entry(resource: str, record_id: int, action: str, changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """A history row's values, for a caller that inserts many at once (the import writes one per OT)."""
+    principal = g.get("principal")
+    return {
+        "resource": resource,
+        "record_id": record_id,
+        "action": action,
+        "changes": {name: [plain(old), plain(new)] for name, (old, new) in changes.items()},
+        "user_id": principal.user_id if principal else None,
+        "token_id": principal.token_id if principal else None,
+        "actor": principal.actor if principal else "system",
+        "created_at": utcnow(),
+    }
+
+
 def record(resource: str, record_id: int, action: str, changes: dict[str, tuple[Any, Any]]) -> None:
     """Add a history row; it is committed or rolled back with the change it describes, never alone."""
-    principal = g.get("principal")
-    db.session.add(
-        History(
-            resource=resource,
-            record_id=record_id,
-            action=action,
-            changes={name: [plain(old), plain(new)] for name, (old, new) in changes.items()},
-            user_id=principal.user_id if principal else None,
-            token_id=principal.token_id if principal else None,
-            actor=principal.actor if principal else "system",
-        )
-    )
+    db.session.add(History(**entry(resource, record_id, action, changes)))
 
 
 def history_json(row: History) -> dict[str, Any]:

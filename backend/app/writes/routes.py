@@ -19,11 +19,11 @@ from app.api import bp
 from app.auth import current_principal, has_role, require_role
 from app.errors import ApiError
 from app.extensions import db
-from app.filters import PAGINATION_PARAMS, Param, _choices, _text, conditions, parse_flag
-from app.imports.importer import TRACKED_FIELDS
-from app.models import PROVIDER_TYPES, Client, CostType, History, Provider
+from app.filters import PAGINATION_PARAMS, Param, _choices, _int, _text, conditions, parse_flag
+from app.models import PROVIDER_TYPES, TRACKED_FIELDS, Client, CostType, History, Provider
 from app.pagination import page_limit, paginate
 from app.writes import history
+from app.writes.changes import apply_changes
 from app.writes.fields import validate
 from app.writes.resources import RESOURCES, Resource, count
 
@@ -39,11 +39,7 @@ LIST_PARAMS: dict[str, tuple[Param, ...]] = {
     ),
     "cost-types": (
         Param("active", parse_flag, lambda v: CostType.active.is_(v)),
-        Param(
-            "category_id",
-            lambda n, r: int(r) if r.isdigit() else _text(n, "x" * 999),
-            lambda v: CostType.category_id == v,
-        ),
+        Param("category_id", _int, lambda v: CostType.category_id == v),
         Param("q", _text, lambda v: cast(CostType.code, String).ilike(f"%{v}%")),
     ),
 }
@@ -123,29 +119,6 @@ def _commit(resource: Resource, row: Any) -> None:
         db.session.rollback()
         name = resource.unique[0][0] if resource.unique else None
         raise ApiError(409, f"conflicts with another {resource.label()}", "conflict", field=name) from None
-
-
-def apply_changes(resource: Resource, row: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Set ``values`` on ``row``; the changed fields, old -> new. Used by PATCH, assign and transitions."""
-    changes = {}
-    for name, value in values.items():
-        old = getattr(row, name)
-        if old != value:
-            changes[name] = (old, value)
-            setattr(row, name, value)
-    if resource.name == "ots" and changes:
-        # A person's value: the import never overwrites it (app/imports/importer.py).
-        sources = dict(row.field_sources or {})
-        sources.update({name: "manual" for name in changes if name in TRACKED_FIELDS})
-        row.field_sources = sources
-    if (
-        resource.name == "invoices"
-        and row.needs_review
-        and any(field.key and field.name in changes for field in resource.fields)
-    ):
-        changes["needs_review"] = (True, False)
-        row.needs_review = False
-    return changes
 
 
 def create_record(resource: Resource, body: object) -> Any:

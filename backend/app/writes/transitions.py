@@ -19,9 +19,10 @@ from app.errors import ApiError
 from app.extensions import db
 from app.models import Invoice
 from app.writes import history
+from app.writes.changes import apply_changes
 from app.writes.fields import Field, choice, date, money, validate
 from app.writes.resources import INVOICES
-from app.writes.routes import _commit, _if_match, _tagged, apply_changes
+from app.writes.routes import _commit, _if_match, _tagged
 
 # kind -> (column, date column, {from: allowed targets})
 GRAPH: dict[str, tuple[str, str, dict[str, tuple[str, ...]]]] = {
