@@ -1,4 +1,4 @@
-"""Monitoring inside Flask: the per-request memory sampler, `/api/monitoring/memory`, `flask memory-check`."""
+"""Monitoring inside Flask: the memory sampler, `/api/monitoring/memory`, `/metrics`, `flask memory-check`."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ def init_app(app: Flask) -> None:
 
     The sampler wraps the WSGI app, so it sees every request, including those auth rejects.
     """
+    from app.monitoring.metrics import install_metrics
     from app.monitoring.routes import bp
     from app.monitoring.sampler import install_sampler
 
     if app.config["MEMORY_ALERT_MB"] is None:
         app.config["MEMORY_ALERT_MB"] = alert_mb_for_this_container()
+    install_metrics(app)  # inside the sampler: the sampler's own cost is not in the request latency
     install_sampler(app)
     app.register_blueprint(bp)
     if app.config["ENABLE_TEST_ROUTES"]:
