@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,6 +150,17 @@ def secret_key(env: Mapping[str, str], url: str) -> str:
     return instance_secret_key()
 
 
+def instance_name(env: Mapping[str, str]) -> str:
+    """``<host>-<port>``: names this instance's temporaries in a bucket other replicas share (ops/leftovers.py).
+
+    A container's host name is its own on Railway; two servers on one host differ by port. The master and its
+    workers compute the same name from the same environment.
+    """
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname()).strip("-") or "host"
+    bind = env.get("GUNICORN_BIND") or f"0.0.0.0:{env.get('PORT') or 8000}"
+    return f"{host}-{_bind_name(bind)}"
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -185,6 +197,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "S3_REGION": env.get("S3_REGION") or "us-east-1",
         "S3_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY_ID") or None,
         "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
+        "INSTANCE_NAME": instance_name(env),
         "DOCUMENTS_ZIP_MAX_FILES": _int(env, "DOCUMENTS_ZIP_MAX_FILES", 2000, minimum=1),
         "DOCUMENTS_ZIP_MAX_MB": _int(env, "DOCUMENTS_ZIP_MAX_MB", 0),
         "DOCUMENTS_ZIP_MAX_CONCURRENT": _int(env, "DOCUMENTS_ZIP_MAX_CONCURRENT", 2, minimum=1),

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from app.uploads.storage import S3_PART_SIZE, key_for
+from config import instance_name
 from tests.helpers.instances import Cluster, shared_services_missing, two_instances
+from tests.helpers.raw_http import read_response
+from tests.helpers.servers import run_gunicorn
 
 pytestmark = pytest.mark.gunicorn
 METRICS_TOKEN = "two-instances-scraper"
@@ -180,3 +185,31 @@ def test_each_instances_metrics_count_what_it_served(cluster):
         {labels for name, labels in scraped if name == "nextops_worker_pss_bytes"} for scraped in (after_a, after_b)
     ]
     assert len(pids[0]) == len(pids[1]) == 2 and not pids[0] & pids[1], "each instance reports its own two workers"
+
+
+def test_an_instance_starting_leaves_the_others_uploads_in_flight(cluster, headers, tmp_path):
+    """A master's start-up clean-up removes only its own instance's S3 temporaries (``tmp/<instance>/``)."""
+    data = pdf(S3_PART_SIZE + 200_000)
+    token = headers["Authorization"].split()[1]
+    sock = socket.create_connection(("127.0.0.1", cluster.a.port), timeout=60)
+    with sock:
+        sock.sendall(
+            f"POST /api/uploads?filename=slow.pdf HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data[: S3_PART_SIZE + 100_000]
+        )
+        deadline = time.monotonic() + 30
+        while not cluster.bucket()[1]:
+            assert time.monotonic() < deadline, "A never opened its multipart upload"
+            time.sleep(0.1)
+        (in_flight,) = cluster.bucket()[1]
+        assert in_flight.startswith(f"tmp/{instance_name({'GUNICORN_BIND': f'127.0.0.1:{cluster.a.port}'})}/")
+        env_c = {**cluster.env, "STORAGE_DIR": str(tmp_path / "storage-c")}
+        with run_gunicorn(env_c, tmp_path / "instance-c.log") as third:
+            assert "Gunicorn starting" in third.log_text()
+            assert cluster.bucket()[1] == [in_flight], "C's start left A's upload open"
+        sock.sendall(data[S3_PART_SIZE + 100_000 :])
+        response = read_response(sock)
+    assert response.status == 201, response.body[:300]
+    objects, open_uploads = cluster.bucket()
+    assert key_for(hashlib.sha256(data).hexdigest()) in objects and open_uploads == []
