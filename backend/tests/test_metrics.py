@@ -79,24 +79,26 @@ def test_requests_are_counted_by_endpoint_and_status(client, auth):
     assert client.get("/no/such/page").status_code == 404
     after = scrape(client, auth)
     assert (
-        value(after, "nextops_http_requests_total", endpoint="health.health", status="200")
-        - value(before, "nextops_http_requests_total", endpoint="health.health", status="200")
+        value(after, "nextops_http_request_seconds_count", endpoint="health.health", status="200")
+        - value(before, "nextops_http_request_seconds_count", endpoint="health.health", status="200")
         == 3
     )
     assert (
-        value(after, "nextops_http_requests_total", endpoint="api.list_invoices", status="401")
-        - value(before, "nextops_http_requests_total", endpoint="api.list_invoices", status="401")
+        value(after, "nextops_http_request_seconds_count", endpoint="api.list_invoices", status="401")
+        - value(before, "nextops_http_request_seconds_count", endpoint="api.list_invoices", status="401")
         == 1
     )
     assert (
-        value(after, "nextops_http_requests_total", endpoint="unmatched", status="404")
-        - value(before, "nextops_http_requests_total", endpoint="unmatched", status="404")
+        value(after, "nextops_http_request_seconds_count", endpoint="unmatched", status="404")
+        - value(before, "nextops_http_request_seconds_count", endpoint="unmatched", status="404")
         == 1
     )
-    count = value(after, "nextops_http_request_seconds_count", endpoint="health.health") - value(
-        before, "nextops_http_request_seconds_count", endpoint="health.health"
-    )
-    assert count == 3
+    fast = {"endpoint": "health.health", "status": "200", "le": "+Inf"}
+    assert (
+        value(after, "nextops_http_request_seconds_bucket", **fast)
+        - value(before, "nextops_http_request_seconds_bucket", **fast)
+        == 3
+    ), "every request lands in the +Inf bucket"
     assert value(after, "nextops_worker_rss_bytes", pid=str(os.getpid())) > 0
 
 
@@ -211,10 +213,11 @@ def test_dead_workers_files_fold_into_the_archive_and_totals_stay(tmp_path):
     assert max(report["files"]) == 2, report["files"]
     assert report["names"] == ["counter_archive.db", "histogram_archive.db"]
     scraped = samples(report["text"])
-    assert value(scraped, "nextops_http_requests_total", endpoint="health.health", status="200") == 80
-    assert value(scraped, "nextops_http_request_seconds_count", endpoint="health.health") == 80
-    assert value(scraped, "nextops_http_request_seconds_bucket", endpoint="health.health", le="0.005") == 40
-    assert value(scraped, "nextops_http_request_seconds_sum", endpoint="health.health") == pytest.approx(40 * 0.203)
+    assert value(scraped, "nextops_http_request_seconds_count", endpoint="health.health", status="200") == 80
+    health = {"endpoint": "health.health", "status": "200"}
+    assert value(scraped, "nextops_http_request_seconds_bucket", **health, le="0.005") == 40
+    assert value(scraped, "nextops_http_request_seconds_bucket", **health, le="0.25") == 80
+    assert value(scraped, "nextops_http_request_seconds_sum", **health) == pytest.approx(40 * 0.203)
     assert value(scraped, "nextops_worker_retirements_total", reason="max_requests") == 40
     assert value(scraped, "nextops_db_pool_in_use") == 0, "the dead workers' live gauges are gone"
 
@@ -254,12 +257,12 @@ def test_recycled_workers_keep_the_totals_without_piling_up_files(server_env, tm
         assert response.status_code == 200
         scraped = samples(response.text)
         log = server.log_text()
-    served = value(scraped, "nextops_http_requests_total", **health) - value(
-        before, "nextops_http_requests_total", **health
+    served = value(scraped, "nextops_http_request_seconds_count", **health) - value(
+        before, "nextops_http_request_seconds_count", **health
     )
     assert served == 100
-    timed = value(scraped, "nextops_http_request_seconds_count", endpoint="health.health")
-    assert timed - value(before, "nextops_http_request_seconds_count", endpoint="health.health") == 100
+    timed = value(scraped, "nextops_http_request_seconds_sum", **health)
+    assert timed > value(before, "nextops_http_request_seconds_sum", **health)
     retired = log.count("retiring after")
     # A retiring worker may accept for up to a second more, so the count depends on the machine's speed; without the
     # merge, 3 files per worker ever started would stay (more than the bound below from 3 retirements on).

@@ -169,7 +169,7 @@ def scrape(server) -> dict[tuple[str, tuple], float]:
 
 
 def health_count(scraped: dict) -> float:
-    return scraped.get(("nextops_http_requests_total", (("endpoint", "health.health"), ("status", "200"))), 0.0)
+    return scraped.get(("nextops_http_request_seconds_count", (("endpoint", "health.health"), ("status", "200"))), 0.0)
 
 
 def test_each_instances_metrics_count_what_it_served(cluster):

@@ -24,8 +24,8 @@ def init_app(app: Flask) -> None:
 
     if app.config["MEMORY_ALERT_MB"] is None:
         app.config["MEMORY_ALERT_MB"] = alert_mb_for_this_container()
-    install_metrics(app)  # inside the sampler: the sampler's own cost is not in the request latency
-    install_sampler(app)
+    install_sampler(app)  # also counts the requests for /metrics
+    install_metrics(app)
     app.register_blueprint(bp)
     if app.config["ENABLE_TEST_ROUTES"]:
         from app.monitoring.testing_routes import bp as testing_bp

@@ -1,8 +1,8 @@
 """``GET /metrics``: every metric of ``ops.metrics`` in Prometheus's text format, and what feeds the app's share.
 
-- Requests: a WSGI middleware counts each request by Flask endpoint and status and times it until its
-  response headers; a ``before_request`` hook leaves the endpoint in the environ (Flask clears the request
-  object before the middleware gets control back).
+- Requests: the memory sampler's WSGI middleware (:mod:`app.monitoring.sampler`), which already sees every
+  request and its status, times each one until its response headers, by Flask endpoint and status (the
+  histogram's ``_count`` is the request count).
 - DB pool: SQLAlchemy's checkout/checkin events move a live-sum gauge.
 - Worker memory and background jobs are read when scraped (:class:`ScrapeTimeCollector`): RSS/PSS of every
   worker of this gunicorn, and the job counts by state from the function the background-jobs feature
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import psutil
@@ -29,39 +28,12 @@ from sqlalchemy import event
 from app.auth import authenticate, check_role
 from app.extensions import db
 from ops import metrics_files
-from ops.metrics import db_connection_checked_in, db_connection_checked_out, record_request
+from ops.metrics import db_connection_checked_in, db_connection_checked_out
 from ops.process_memory import full_reading
 
 bp = Blueprint("metrics", __name__)
 REGISTRY_KEY = "nextops.metrics.registry"
 JOB_STATES_KEY = "nextops.metrics.job_states"
-ENDPOINT_KEY = "nextops.endpoint"
-UNMATCHED = "unmatched"  # no route: one label value for every unknown path, so scanners cannot add series
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class RequestMetrics:
-    """WSGI middleware: one counter increment and one histogram observation per request."""
-
-    def __init__(self, wsgi_app: WsgiApp) -> None:
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = ["500"]
-
-        def recording_start_response(line: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            status[0] = line[:3]
-            return start_response(line, headers, *exc_info)
-
-        try:
-            return self.wsgi_app(environ, recording_start_response)
-        finally:
-            record_request(environ.get(ENDPOINT_KEY) or UNMATCHED, status[0], time.perf_counter() - started)
-
-
-def _remember_endpoint() -> None:
-    request.environ[ENDPOINT_KEY] = request.endpoint
 
 
 def register_job_states(app: Flask, read: Callable[[], Mapping[str, int]]) -> None:
@@ -166,10 +138,9 @@ def _count_pool(app: Flask) -> None:
 
 
 def install_metrics(app: Flask) -> None:
-    """Count requests and pool connections, and serve ``/metrics`` (unless ``METRICS_ENABLED`` is false)."""
+    """Count pool connections and serve ``/metrics`` (unless ``METRICS_ENABLED`` is false); the sampler counts
+    the requests."""
     if not app.config["METRICS_ENABLED"]:
         return
-    app.before_request_funcs.setdefault(None, []).insert(0, _remember_endpoint)
-    app.wsgi_app = RequestMetrics(app.wsgi_app)  # type: ignore[method-assign]
     _count_pool(app)
     app.register_blueprint(bp)

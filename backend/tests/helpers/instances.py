@@ -34,9 +34,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 S3_CREDENTIALS = {"S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test", "S3_REGION": "us-east-1"}
 
 
-def shared_services_missing() -> str | None:
+def shared_services_missing(database_url: str | None = None) -> str | None:
     """Why the harness cannot run here (a sentence for ``pytest.skip``), or None when it can."""
-    if not os.environ.get("TEST_DATABASE_URL"):
+    if not (database_url or os.environ.get("TEST_DATABASE_URL")):
         return "the two-instance harness needs PostgreSQL: set TEST_DATABASE_URL (SQLite is one file, not shared)"
     import redis
 
@@ -214,14 +214,17 @@ def instance_env(database_url: str, redis: str, s3: dict[str, str], storage_dir:
 
 
 @contextlib.contextmanager
-def two_instances(work_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+def two_instances(
+    work_dir: Path, extra_env: dict[str, str] | None = None, database_url: str | None = None
+) -> Iterator[Cluster]:
     """Start the shared services and the two instances; stop and remove everything afterwards.
 
+    ``database_url`` (default ``TEST_DATABASE_URL``) names the PostgreSQL database the schema is made in.
     Call :func:`shared_services_missing` first: this raises if PostgreSQL or Redis does not answer.
     """
     schema = f"nextops_instances_{os.getpid()}"
     with (
-        postgres_schema(os.environ["TEST_DATABASE_URL"], schema) as database_url,
+        postgres_schema(database_url or os.environ["TEST_DATABASE_URL"], schema) as database_url,
         redis_database(redis_url()) as redis,
         s3_bucket() as s3,
     ):
