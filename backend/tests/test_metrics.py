@@ -135,12 +135,26 @@ def test_an_export_cut_short_counts_as_aborted(seeded, client, auth):
     next(iter(response.response))
     response.close()
     after = scrape(client, auth)
+    assert value(after, "nextops_db_pool_in_use") == value(before, "nextops_db_pool_in_use"), "connection returned"
     labels = {"format": "csv", "mode": "streamed"}
     assert (
         value(after, "nextops_exports_aborted_total", **labels)
         - value(before, "nextops_exports_aborted_total", **labels)
         == 1
     )
+
+
+def test_pool_connections_in_use_are_counted(app, client, auth):
+    from app.extensions import db
+
+    before = value(scrape(client, auth), "nextops_db_pool_in_use")
+    with app.app_context():
+        held = [db.engine.connect(), db.engine.connect()]
+        during = value(scrape(client, auth), "nextops_db_pool_in_use")
+        for connection in held:
+            connection.close()
+    assert during == before + 2
+    assert value(scrape(client, auth), "nextops_db_pool_in_use") == before
 
 
 def test_job_states_hook_is_scraped(app, client, auth):
