@@ -158,7 +158,10 @@ def child_exit(server, worker) -> None:  # noqa: ANN001
     This runs before gunicorn forks the replacement, so a reused PID owns nothing yet."""
     give_back_extra_slot(server, _settings.workers)
     # Its counters go into the archive and its files away: the totals stay, the directory does not grow.
-    retire_process(_settings.metrics_dir, worker.pid)
+    try:
+        retire_process(_settings.metrics_dir, worker.pid)
+    except OSError as exc:  # e.g. the directory was removed under us: the master must keep running
+        server.log.warning("Could not fold worker %s's metric files into the archive: %s", worker.pid, exc)
     removed = clean_after_worker(_app_config, worker.pid)
     if removed:
         server.log.warning("Worker %s exited leaving %d upload temp file(s); removed", worker.pid, removed)

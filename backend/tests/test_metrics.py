@@ -115,6 +115,9 @@ def test_exports_and_uploads_are_counted(seeded, client, auth):
         "/api/uploads", data={"file": (io.BytesIO(b"MZ\x90\x00 not a document"), "x.exe")}, headers=auth
     )
     assert refused.status_code == 415, refused.get_json()
+    seeded.config["MAX_UPLOAD_MB"] = 1
+    too_big = client.post("/api/uploads", data={"file": (io.BytesIO(b"%PDF-1.7\n" * 200_000), "big.pdf")}, headers=auth)
+    assert too_big.status_code == 413, too_big.get_json()
     after = scrape(client, auth)
 
     def delta(name: str, **labels: str) -> float:
@@ -127,6 +130,7 @@ def test_exports_and_uploads_are_counted(seeded, client, auth):
     assert delta("nextops_upload_bytes_total") == len(pdf)
     assert delta("nextops_upload_duplicates_total") == 1
     assert delta("nextops_upload_rejections_total", reason=refused.get_json()["error"]["code"]) == 1
+    assert delta("nextops_upload_rejections_total", reason=too_big.get_json()["error"]["code"]) == 1
 
 
 def test_an_export_cut_short_counts_as_aborted(seeded, client, auth):

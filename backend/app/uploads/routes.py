@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from app.auth import require_role
-from app.errors import ApiError, BadParameter
+from app.errors import BadParameter, code_for
 from app.filters import invoice_conditions
 from app.models import StoredFile
 from app.uploads import bp
@@ -45,8 +46,8 @@ def upload() -> ResponseReturnValue:
         stored = store_document(
             open_request_upload(), get_storage(current_app), upload_limit(), request.args.get("invoice_id")
         )
-    except ApiError as exc:
-        record_upload_rejected(exc.error_code)
+    except HTTPException as exc:  # ours (ApiError) or Werkzeug's (a Content-Length over the limit)
+        record_upload_rejected(getattr(exc, "error_code", None) or code_for(exc.code or 400))
         raise
     record_upload(stored.record.size, stored.duplicate)
     body = {**document_json(stored.record), "duplicate": stored.duplicate}
