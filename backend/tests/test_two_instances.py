@@ -114,6 +114,7 @@ def test_the_same_new_file_raced_into_both_is_stored_once(cluster, headers, size
 
 def test_every_object_in_the_bucket_belongs_to_a_document(cluster, headers):
     """Nothing orphaned: after the uploads above, each object is the file of one document row, and vice versa."""
+    assert upload(cluster.b.url("/api/uploads"), pdf(10_000), "one-more.pdf", headers).status_code == 201
     objects, open_uploads = cluster.bucket()
     assert objects and open_uploads == []
     engine = create_engine(cluster.env["DATABASE_URL"])
