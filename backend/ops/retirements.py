@@ -26,7 +26,7 @@ def retirements_path(storage_dir: str | Path) -> Path:
     return temp_dir(storage_dir) / FILENAME
 
 
-def record_retirement(path: Path, pid: int, reason: str, requests: int, rss_mb: float | None = None) -> None:
+def append_retirement(path: Path, pid: int, reason: str, requests: int, rss_mb: float | None = None) -> None:
     """Append one retirement; never raises (a full disk must not break the request that triggered it)."""
     line = json.dumps(
         {

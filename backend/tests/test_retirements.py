@@ -8,14 +8,14 @@ import time
 import pytest
 import requests
 
-from ops.retirements import KEEP, recent_retirements, record_retirement, retirements_path
+from ops.retirements import KEEP, append_retirement, recent_retirements, retirements_path
 from tests.helpers.servers import run_gunicorn
 
 
 def test_records_come_back_newest_first_and_bad_lines_are_skipped(tmp_path):
     path = retirements_path(tmp_path)
-    record_retirement(path, 101, "max_requests", 500)
-    record_retirement(path, 102, "memory", 37, rss_mb=512.345)
+    append_retirement(path, 101, "max_requests", 500)
+    append_retirement(path, 102, "memory", 37, rss_mb=512.345)
     with open(path, "a") as file:
         file.write('{"pid": 103, "reas')  # a write cut by a crash
     assert [(r["pid"], r["reason"], r["requests"], r["rss_mb"]) for r in recent_retirements(path)] == [
@@ -27,7 +27,7 @@ def test_records_come_back_newest_first_and_bad_lines_are_skipped(tmp_path):
 def test_the_file_is_cut_back_to_the_last_records(tmp_path):
     path = retirements_path(tmp_path)
     for pid in range(KEEP * 2 + 1):
-        record_retirement(path, pid, "max_requests", 1)
+        append_retirement(path, pid, "max_requests", 1)
     lines = path.read_text().splitlines()
     assert len(lines) == KEEP
     assert json.loads(lines[-1])["pid"] == KEEP * 2
@@ -38,7 +38,7 @@ def test_missing_file_and_unwritable_place_are_not_errors(tmp_path):
     assert recent_retirements(tmp_path / "nothing.jsonl") == []
     blocker = tmp_path / "file"
     blocker.write_text("")
-    record_retirement(blocker / "sub" / "r.jsonl", 1, "memory", 1)  # parent is a file: OSError swallowed
+    append_retirement(blocker / "sub" / "r.jsonl", 1, "memory", 1)  # parent is a file: OSError swallowed
 
 
 @pytest.mark.gunicorn

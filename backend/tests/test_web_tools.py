@@ -301,9 +301,9 @@ def test_old_stagings_are_swept(app, tmp_path):
 
 
 def test_operator_page_renders_the_memory_report_and_retirements(app):
-    from ops.retirements import record_retirement, retirements_path
+    from ops.retirements import append_retirement, retirements_path
 
-    record_retirement(retirements_path(app.config["STORAGE_DIR"]), 4242, "memory", 17, rss_mb=401.5)
+    append_retirement(retirements_path(app.config["STORAGE_DIR"]), 4242, "memory", 17, rss_mb=401.5)
     client = signed_in(app, "admin")
     page = text(client.get("/operator", headers=BROWSER))
     assert re.search(r'data-status="(EXCELLENT|GOOD|WARNING|CRITICAL)"', page)
