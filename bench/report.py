@@ -26,7 +26,7 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "search", "uploads", "documents", "intake", "monitoring", "load")
+ORDER = ("exports", "search", "uploads", "upload-sink", "documents", "intake", "monitoring", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -49,6 +49,7 @@ BENCH_COMMANDS = (
     ("make bench-exports", "bench/exports.py -> bench/results/exports.md"),
     ("make bench-search", "bench/search.py -> bench/results/search.md (list filters and q= at 100k and 1M invoices)"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
+    ("make bench-upload-sink", "bench/upload_sink.py -> bench/results/upload-sink.md (vs a bare gunicorn sink; S3)"),
     ("make bench-documents", "bench/documents.py -> bench/results/documents.md"),
     ("make bench-intake", "bench/intake.py -> bench/results/intake.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
