@@ -55,7 +55,7 @@ REQUEST_TIMEOUT = (10, 600)  # connect, read: an old-style export may take minut
 LIST_PATHS = (
     "/api/invoices?limit=50",
     "/api/ots?limit=50",
-    "/api/invoices?limit=20&cost_type=customs",
+    "/api/invoices?limit=20&cost_type=ADUANA",
     "/api/invoices?limit=20&needs_review=true",
 )
 KINDS = ("list", "export_csv", "export_xlsx", "upload")
