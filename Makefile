@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast translations messages test-faults lint bench bench-exports bench-search bench-monitoring bench-metrics bench-uploads bench-documents bench-intake bench-load bench-scale bench-report screenshots railway-check clean
+.PHONY: run test test-fast translations messages test-faults lint bench bench-exports bench-search bench-monitoring bench-metrics bench-uploads bench-upload-sink bench-documents bench-intake bench-load bench-scale bench-report screenshots railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -68,7 +68,7 @@ test-faults:
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-search bench-uploads bench-documents bench-intake bench-monitoring bench-metrics bench-scale bench-load
+BENCHES := bench-exports bench-search bench-uploads bench-upload-sink bench-documents bench-intake bench-monitoring bench-metrics bench-scale bench-load
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -78,8 +78,21 @@ bench: $(VENV)/.dev
 	BENCH_FAILED="$$failed" $(BIN)/python bench/report.py || failed="$$failed report"; \
 	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed" >&2; exit 1; fi
 
-bench-monitoring: $(VENV)/.dev
-	$(BIN)/python bench/monitoring.py
+# The servers it measures run from a venv with backend/requirements.txt only (what Railway installs): the dev
+# venv's extra packages (matplotlib's numpy, Pillow, fontTools) are imported by openpyxl and pypdf when present.
+RUNTIME_VENV := $(CURDIR)/bench/out/runtime-venv
+$(RUNTIME_VENV)/.runtime: backend/requirements.txt
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r backend/requirements.txt
+	@touch $@
+
+bench-monitoring: $(VENV)/.dev $(RUNTIME_VENV)/.runtime
+	$(BIN)/python bench/monitoring.py --server-python $(RUNTIME_VENV)/bin/python
+
+# Uploads vs a bare gunicorn sink (curl, alternating runs) and worker growth on a 1 GB upload, local and S3 (moto).
+BENCH_SINK_ARGS ?=
+bench-upload-sink: $(VENV)/.dev
+	$(BIN)/python bench/upload_sink.py $(BENCH_SINK_ARGS)
 
 # The per-request cost of /metrics (on vs off, same run) and a scrape after many recycled workers.
 BENCH_METRICS_ARGS ?=

@@ -102,7 +102,13 @@ def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
 
 
 def when_ready(server) -> None:  # noqa: ANN001
-    """Freeze the preloaded heap just before the first fork, so workers keep sharing its pages."""
+    """Load in the master what workers would each load on first use, then freeze the preloaded heap just
+    before the first fork, so workers keep sharing its pages."""
+    if server.cfg.preload_app:
+        from app.preload import prepare_for_fork
+
+        prepared = prepare_for_fork(server.app.wsgi())
+        server.log.info("Prepared in the master before forking: %s", ", ".join(prepared) or "nothing")
     if server.cfg.preload_app and _settings.worker_class == "gevent":
         let_preload_timers_finish()
     if server.cfg.preload_app and _settings.gc_freeze:

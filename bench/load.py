@@ -55,7 +55,7 @@ REQUEST_TIMEOUT = (10, 600)  # connect, read: an old-style export may take minut
 LIST_PATHS = (
     "/api/invoices?limit=50",
     "/api/ots?limit=50",
-    "/api/invoices?limit=20&cost_type=customs",
+    "/api/invoices?limit=20&cost_type=ADUANA",
     "/api/invoices?limit=20&needs_review=true",
 )
 KINDS = ("list", "export_csv", "export_xlsx", "upload")
@@ -71,6 +71,7 @@ class Setup:
     label: str
     app: str
     env: dict[str, str]
+    backend: Path | None = None  # another checkout's backend/ (the same-run "today" baseline)
 
 
 SETUPS = (
@@ -273,6 +274,7 @@ class RunResult:
     elapsed: float
     outcomes: list[Outcome]
     missing: dict[str, str]
+    rows: int = 0
 
     def count(self, kind: str | None = None, status: str | None = None) -> int:
         """Outcomes matching ``kind``/``status``; a missing endpoint counts as one error of its kind."""
@@ -299,7 +301,8 @@ def run_setup(setup: Setup, args: argparse.Namespace, url: str, token: str, stor
     log_path = OUT_DIR / f"load-{setup.key}.log"
     payload = random.Random(7).randbytes(UPLOAD_MB * 1024 * 1024)
     print(f"\n[{setup.key}] starting: {setup.label}", flush=True)
-    with run_gunicorn({**base_env, **setup.env}, log_path, startup_timeout=60, app=setup.app) as server:
+    where = {"cwd": setup.backend} if setup.backend else {}
+    with run_gunicorn({**base_env, **setup.env}, log_path, startup_timeout=60, app=setup.app, **where) as server:
         base = server.url()
         missing = probe_routes(base, token)
         for kind, why in missing.items():
@@ -337,6 +340,7 @@ def run_setup(setup: Setup, args: argparse.Namespace, url: str, token: str, stor
         elapsed,
         list(outcomes),
         missing,
+        args.rows,
     )
 
 
@@ -403,6 +407,12 @@ def one_line(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def export_rows_per_second(run: RunResult, kind: str) -> float | None:
+    """Rows over the mean seconds of the complete exports of ``kind`` (each exports every seeded row)."""
+    done = [o.seconds for o in run.outcomes if o.kind == kind and o.status == "ok"]
+    return run.rows / statistics.mean(done) if done else None
+
+
 def kinds_table(runs: list[RunResult]) -> str:
     rows = []
     for run in runs:
@@ -422,10 +432,11 @@ def kinds_table(runs: list[RunResult]) -> str:
                     run.count(kind, "error"),
                     f"{statistics.mean(ok):.2f}" if ok else "n/a",
                     f"{max(ok):.2f}" if ok else "n/a",
+                    f"{export_rows_per_second(run, kind):,.0f}" if ok and kind.startswith("export") else "",
                     one_line(note),
                 )
             )
-    return markdown_table(["setup", "kind", "ok", "throttled", "errors", "mean s", "max s", "note"], rows)
+    return markdown_table(["setup", "kind", "ok", "throttled", "errors", "mean s", "max s", "rows/s", "note"], rows)
 
 
 def describe(args: argparse.Namespace, url: str) -> str:
@@ -442,6 +453,38 @@ def describe(args: argparse.Namespace, url: str) -> str:
     )
 
 
+def chosen_setups(args: argparse.Namespace) -> list[Setup]:
+    """``--only`` one setup, else every setup (``before`` unless skipped), ``today`` when a tree is given."""
+    setups = [s for s in SETUPS if not (args.skip_before and s.key == "before")]
+    if args.today_tree:
+        today = Setup(
+            "today",
+            f"today: {args.today_tree} served like 'after'",
+            "wsgi:app",
+            {},
+            backend=args.today_tree.resolve() / "backend",
+        )
+        setups.insert(len(setups) - 1, today)
+    return [s for s in setups if args.only in (None, s.key)]
+
+
+EXPORT_RATIO_TARGET = 0.8
+
+
+def export_verdict(today: RunResult, after: RunResult) -> str:
+    """Target 4's second half: the exports keep at least 0.8x of today's rows/s under the same mix."""
+    ratios = {}
+    for kind in ("export_csv", "export_xlsx"):
+        ours, theirs = export_rows_per_second(after, kind), export_rows_per_second(today, kind)
+        ratios[kind] = ours / theirs if ours and theirs else None
+    shown = ", ".join(f"{kind[7:].upper()} {r:.2f}x" if r else f"{kind[7:].upper()} n/a" for kind, r in ratios.items())
+    ok = all(r is not None and r >= EXPORT_RATIO_TARGET for r in ratios.values())
+    return (
+        f"- Target 4 (issue 14): exports' rows/s under this mix ≥ {EXPORT_RATIO_TARGET}x today's in the same run:"
+        f" {shown} → {'PASS' if ok else 'MISS'}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60, help="seconds of load per setup (default 60)")
@@ -449,6 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="invoices seeded and exported (default 100000)")
     parser.add_argument("--interval", type=float, default=0.2, help="memory sampling interval, >= 0.1 s")
     parser.add_argument("--only", choices=[s.key for s in SETUPS], help="run one setup (for debugging)")
+    parser.add_argument(
+        "--today-tree",
+        type=Path,
+        help="a checkout of the code to compare with in the same run (e.g. `git archive main`), served like 'after'",
+    )
+    parser.add_argument("--skip-before", action="store_true", help="leave out the old setup (it takes minutes)")
     args = parser.parse_args(argv)
     if args.clients < 4:
         parser.error("--clients must be at least 4 (one per kind)")
@@ -456,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     token = seeded_database(url, args.rows, "bench-load")
     storage = Path(tempfile.mkdtemp(prefix="nextops-bench-load-"))
     try:
-        runs = [run_setup(s, args, url, token, storage) for s in SETUPS if args.only in (None, s.key)]
+        runs = [run_setup(s, args, url, token, storage) for s in chosen_setups(args)]
     finally:
         shutil.rmtree(storage, ignore_errors=True)
     command = (
@@ -471,14 +520,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"**INCOMPLETE ({run.setup.key})**: {', '.join(sorted(run.missing))} endpoint(s) missing, so their "
                 "clients did not run and this column is not the full workload.\n\n"
             )
-    if len(runs) == 2:
-        body += summary_table(*runs) + "\n\n"
+    by_key = {run.setup.key: run for run in runs}
+    if "before" in by_key and "after" in by_key:
+        body += summary_table(by_key["before"], by_key["after"]) + "\n\n"
+    if "today" in by_key and "after" in by_key:
+        body += summary_table(by_key["today"], by_key["after"]).replace("| before | after |", "| today | after |")
+        body += "\n\n" + export_verdict(by_key["today"], by_key["after"]) + "\n\n"
     for run in runs:
         if run.setup.key == "after" and run.list_latency_ms(99) is not None:
             p99 = run.list_latency_ms(99)
             verdict = "PASS" if p99 <= LIST_P99_TARGET_MS else "MISS"
             target = f"list calls p99 ≤ {LIST_P99_TARGET_MS} ms under this mix"
-            body += f"- Target (issue 14): {target}: {p99:.0f} ms → {verdict}\n\n"
+            body += f"- Target 4 (issue 14): {target}: {p99:.0f} ms → {verdict}\n\n"
     body += kinds_table(runs)
     write_result("load", "Before/after under load (whole process tree)", command, body)
     missing = any(run.missing for run in runs)

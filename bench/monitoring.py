@@ -9,12 +9,27 @@ gunicorn started from backend/ with only GUNICORN_* variables changed:
   2 gevent + preload + gc.freeze    our default
   ... , Flask-Migrate imported      our default before the served app skipped Flask-Migrate/Alembic
 
+  ... , MALLOC_ARENA_MAX=2           glibc's arena cap, measured rather than assumed
+  ... , psycopg imported per worker  our default before the master imported psycopg 3 (app/preload.py)
+  ... , dev venv                     our default served from the dev venv (matplotlib's numpy, Pillow,
+                                     fontTools, which openpyxl and pypdf import when present)
+
 "Idle" is read once every worker has logged "Worker ready" and a second has passed; "warmed" after
-``--warm-requests`` list/detail/readiness calls from 4 clients (every worker has run the ORM, the
-serializers, a DB connection and, without gc.freeze, the full collections that un-share the pages it
-inherited; the figures plateau after ~500 requests). Each figure is the median of 3 readings of the summed RSS, PSS and
-USS of master + workers (``smaps_rollup``). PSS is the one that adds up to what the container is
-charged. Target: 2 gevent + preload + gc.freeze <= 110 MB PSS warmed.
+``--warm-requests`` calls from 4 clients: list/detail/readiness calls, and among them CSV and XLSX
+exports and PDF uploads, so every worker has run the ORM, the serializers, a DB connection, the export
+writers (psycopg 3's COPY on PostgreSQL) and the upload path, importing whatever they import on first
+use (the figures plateau after a few hundred requests). Each figure is the median of 3 readings of the
+summed RSS, PSS and USS of master + workers (``smaps_rollup``). PSS is the one that adds up to what
+the container is charged. Target (issue 14): 2 gevent + preload + gc.freeze <= 95 MB PSS warmed.
+
+The servers run from ``--server-python`` (default: the runtime-only venv ``make bench-monitoring``
+builds under bench/out/ from backend/requirements.txt, which is what Railway installs): the dev venv
+adds packages that change what the app imports.
+
+Where a warmed worker's private pages come from (needs root for /proc/<pid>/pagemap frame numbers):
+each resident page of one worker is compared with the master's page at the same address, as still
+shared, copied (written after the fork: with the content unchanged, i.e. a reference count raised
+and lowered again, or changed) or new (allocated by the worker).
 
 Part 2, sampler overhead: a WSGI call loop (no HTTP) on a minimal Flask app without monitoring and
 on the same app with the sampler at MEMORY_SAMPLE_RATE 0, 0.01 and 1.0, timed back to back in
@@ -33,6 +48,7 @@ import logging
 import os
 import random
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -45,12 +61,14 @@ import psutil
 import requests
 from common import BACKEND, OUT_DIR, bench_database_url, markdown_table, seeded_database, write_result
 
+from ops.process_memory import PAGE_SIZE as PAGE
 from ops.process_memory import StatmReader, full_reading, process_tree
 from tests.helpers.servers import run_gunicorn
 from values import MB
 
 SCHEMA = "bench_monitoring"
-PSS_TARGET_MB = 110
+PSS_TARGET_MB = 95
+RUNTIME_PYTHON = OUT_DIR / "runtime-venv" / "bin" / "python"
 REQUEST_BUDGET_US = 2000  # "a 2 ms request"
 OVERHEAD_TARGET_PERCENT = 1.0
 WARM_PATHS = (
@@ -60,6 +78,11 @@ WARM_PATHS = (
     "/api/ots/{ot}",
     "/health/ready",
 )
+# One call in EXPORT_EVERY is an export (CSV and XLSX in turn), one in UPLOAD_EVERY a PDF upload.
+EXPORT_PATHS = ("/api/invoices/export?format=csv", "/api/invoices/export?format=xlsx", "/api/ots/export?format=csv")
+EXPORT_EVERY = 20
+UPLOAD_EVERY = 40
+UPLOAD_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,10 +91,24 @@ class Setup:
     workers: int
     env: dict[str, str]
     with_migrations: bool = False  # serve the app with Flask-Migrate/Alembic imported, as before raw_env
+    conf: str | None = None  # a gunicorn config file replacing gunicorn.conf.py (it execs it, then changes a part)
+    dev_venv: bool = False  # served by the dev venv's python instead of --server-python
 
 
 # gunicorn.conf.py unchanged except that it no longer tells the served app to skip Flask-Migrate.
 WITH_MIGRATIONS_CONF = f"exec(open({str(BACKEND / 'gunicorn.conf.py')!r}).read())\nraw_env = []\n"
+# gunicorn.conf.py with when_ready as it was before app/preload.py: nothing prepared in the master.
+WITHOUT_PRELOAD_CONF = f"""exec(open({str(BACKEND / "gunicorn.conf.py")!r}).read())
+
+
+def when_ready(server):
+    if server.cfg.preload_app and _settings.worker_class == "gevent":
+        let_preload_timers_finish()
+    if server.cfg.preload_app and _settings.gc_freeze:
+        freeze_heap()
+"""
+DEFAULT_ENV = {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "true"}
+DEFAULT_LABEL = "2 gevent + preload + gc.freeze (default)"
 
 
 SETUPS = (
@@ -89,10 +126,14 @@ SETUPS = (
         with_migrations=True,
     ),
     Setup(
-        "2 gevent + preload + gc.freeze (default)",
+        "2 gevent + preload + gc.freeze, psycopg imported in each worker (before)",
         2,
-        {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "true"},
+        DEFAULT_ENV,
+        conf=WITHOUT_PRELOAD_CONF,
     ),
+    Setup("2 gevent + preload + gc.freeze, dev venv (numpy, Pillow, fontTools present)", 2, DEFAULT_ENV, dev_venv=True),
+    Setup("2 gevent + preload + gc.freeze, MALLOC_ARENA_MAX=2", 2, {**DEFAULT_ENV, "MALLOC_ARENA_MAX": "2"}),
+    Setup(DEFAULT_LABEL, 2, DEFAULT_ENV),
 )
 
 
@@ -145,23 +186,40 @@ def wait_until_ready(server, workers: int, timeout: float = 60) -> None:
 
 
 def warm_up(server, token: str, ot_ids: list[int], total: int) -> int:
-    """``total`` requests from 4 clients over keep-alive sessions; return how many failed."""
+    """``total`` requests from 4 clients over keep-alive sessions, exports and uploads among them; return
+    how many failed."""
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(11)
-    paths = [rng.choice(WARM_PATHS).format(ot=rng.choice(ot_ids)) for _ in range(total)]
+    calls = []
+    for number in range(total):
+        if number % UPLOAD_EVERY == UPLOAD_EVERY - 1:
+            calls.append(("upload", f"/api/uploads?filename=warm-{number}.pdf"))
+        elif number % EXPORT_EVERY == EXPORT_EVERY - 1:
+            calls.append(("export", EXPORT_PATHS[(number // EXPORT_EVERY) % len(EXPORT_PATHS)]))
+        else:
+            calls.append(("get", rng.choice(WARM_PATHS).format(ot=rng.choice(ot_ids))))
 
-    def client(batch: list[str]) -> int:
-        failed = 0
+    def call(session: requests.Session, kind: str, path: str) -> bool:
+        if kind == "upload":
+            body = b"%PDF-1.7\n" + os.urandom(UPLOAD_BYTES)  # new bytes every time: stored, not a duplicate
+            answer = session.post(
+                server.url(path), data=body, headers={**headers, "Content-Type": "application/pdf"}, timeout=60
+            )
+            return answer.status_code in (200, 201)
+        answer = session.get(server.url(path), headers=headers, timeout=60)
+        return answer.status_code == 200 and len(answer.content) > 0
+
+    def client(batch: list[tuple[str, str]]) -> int:
         with requests.Session() as session:
-            for path in batch:
-                failed += session.get(server.url(path), headers=headers, timeout=30).status_code != 200
-        return failed
+            return sum(not call(session, kind, path) for kind, path in batch)
 
     with ThreadPoolExecutor(4) as pool:
-        return sum(pool.map(client, [paths[i::4] for i in range(4)]))
+        return sum(pool.map(client, [calls[i::4] for i in range(4)]))
 
 
-def measure_setup(setup: Setup, url: str, token: str, ot_ids: list[int], warm_requests: int) -> dict[str, object]:
+def measure_setup(
+    setup: Setup, url: str, token: str, ot_ids: list[int], warm_requests: int, python: str
+) -> dict[str, object]:
     env = {
         "DATABASE_URL": url,
         "LOG_LEVEL": "INFO",
@@ -173,11 +231,14 @@ def measure_setup(setup: Setup, url: str, token: str, ot_ids: list[int], warm_re
     }
     with tempfile.TemporaryDirectory() as tmp:
         extra_args: tuple[str, ...] = ()
-        if setup.with_migrations:
-            conf = Path(tmp) / "with_migrations.conf.py"
-            conf.write_text(WITH_MIGRATIONS_CONF)
+        conf_text = WITH_MIGRATIONS_CONF if setup.with_migrations else setup.conf
+        if conf_text:
+            conf = Path(tmp) / "variant.conf.py"
+            conf.write_text(conf_text)
             extra_args = ("-c", str(conf))
-        with run_gunicorn(env, Path(tmp) / "gunicorn.log", extra_args, startup_timeout=90) as server:
+        server_python = sys.executable if setup.dev_venv else python
+        log = Path(tmp) / "gunicorn.log"
+        with run_gunicorn(env, log, extra_args, startup_timeout=90, python=server_python) as server:
             wait_until_ready(server, setup.workers)
             time.sleep(1)
             idle = median_reading(server.pid, setup.workers + 1)
@@ -185,7 +246,74 @@ def measure_setup(setup: Setup, url: str, token: str, ot_ids: list[int], warm_re
             time.sleep(1)
             warm = median_reading(server.pid, setup.workers + 1)
             master_pss = full_reading(server.pid).pss or 0
-    return {"setup": setup, "idle": idle, "warm": warm, "master_pss": master_pss / MB, "failed": failed}
+            pages = worker_pages(server.pid) if setup.label == DEFAULT_LABEL else None
+    return {"setup": setup, "idle": idle, "warm": warm, "master_pss": master_pss / MB, "failed": failed, "pages": pages}
+
+
+# ---------------------------------------------------------------- where a worker's private pages come from
+
+
+def _resident_frames(pid: int) -> dict[int, tuple[int, str]]:
+    """``{address: (page frame number, mapping kind)}`` of every resident page of ``pid`` (root only)."""
+    frames: dict[int, tuple[int, str]] = {}
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            fields = line.split()
+            start, end = (int(value, 16) for value in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else ""
+            kind = "Python heap (malloc, pymalloc arenas)" if name in ("", "[heap]") else "files (libraries, code)"
+            if name in ("[vsyscall]", "[vvar]", "[vdso]"):
+                continue
+            pagemap.seek(start // PAGE * 8)
+            data = pagemap.read((end - start) // PAGE * 8)
+            for index, (entry,) in enumerate(struct.iter_unpack("Q", data)):
+                if entry >> 63:  # present
+                    frames[start + index * PAGE] = (entry & ((1 << 55) - 1), kind)
+    return frames
+
+
+def worker_pages(master: int) -> dict[str, dict[str, int]] | None:
+    """For one warmed worker: pages still shared with the master, copied after the fork (content the
+    same as the master's, or changed), or new; by mapping kind. None without root (frame numbers read 0)."""
+    worker = min(pid for pid in process_tree(master) if pid != master)
+    try:
+        ours, theirs = _resident_frames(master), _resident_frames(worker)
+    except OSError:
+        return None
+    if not any(frame for frame, _ in theirs.values()):
+        return None
+    counts: dict[str, dict[str, int]] = {}
+    with open(f"/proc/{master}/mem", "rb") as master_mem, open(f"/proc/{worker}/mem", "rb") as worker_mem:
+        for address, (frame, kind) in theirs.items():
+            inherited = ours.get(address)
+            if inherited is None:
+                state = "new (allocated by the worker)"
+            elif inherited[0] == frame:
+                state = "shared with the master"
+            else:
+                master_mem.seek(address)
+                worker_mem.seek(address)
+                same = master_mem.read(PAGE) == worker_mem.read(PAGE)
+                state = "copied, content unchanged" if same else "copied, content changed"
+            row = counts.setdefault(kind, {})
+            row[state] = row.get(state, 0) + 1
+    return counts
+
+
+PAGE_STATES = (
+    "shared with the master",
+    "copied, content unchanged",
+    "copied, content changed",
+    "new (allocated by the worker)",
+)
+
+
+def pages_table(pages: dict[str, dict[str, int]]) -> str:
+    rows = [
+        [kind, *(f"{row.get(state, 0) * PAGE / MB:.1f}" for state in PAGE_STATES)]
+        for kind, row in sorted(pages.items())
+    ]
+    return markdown_table(["resident pages of one warmed worker, MB", *PAGE_STATES], rows)
 
 
 def tree_table(results: list[dict[str, object]]) -> str:
@@ -335,11 +463,23 @@ def reading_costs(calls: int = 20000) -> str:
 # ---------------------------------------------------------------- main
 
 
+def display_python(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm-requests", type=int, default=1000, help="requests per setup before 'warmed' (1000)")
     parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds for the sampler timing (60)")
     parser.add_argument("--calls", type=int, default=1000, help="WSGI calls per round and variant (1000)")
+    parser.add_argument(
+        "--server-python",
+        default=str(RUNTIME_PYTHON) if RUNTIME_PYTHON.exists() else sys.executable,
+        help="the python that runs gunicorn (default: bench/out/runtime-venv, else this one)",
+    )
     args = parser.parse_args(argv)
 
     url = bench_database_url(SCHEMA)
@@ -348,8 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for setup in SETUPS:
         print(f"measuring: {setup.label}", flush=True)
-        results.append(measure_setup(setup, url, token, ot_ids, args.warm_requests))
+        results.append(measure_setup(setup, url, token, ot_ids, args.warm_requests, args.server_python))
     ours = results[-1]
+    pages = ours["pages"]
     warm_pss = ours["warm"][1]  # type: ignore[index]
     failed = sum(r["failed"] for r in results)  # type: ignore[misc]
     old = results[0]["warm"][1]  # type: ignore[index]
@@ -360,15 +501,27 @@ def main(argv: list[str] | None = None) -> int:
 
     body = "\n".join(
         [
-            f"### Process tree memory, MB (master + workers; {database}; {args.warm_requests} warm-up requests,"
-            f" {failed} failed)",
+            f"### Process tree memory, MB (master + workers; {database}; {args.warm_requests} warm-up requests"
+            f" with exports and uploads, {failed} failed)",
             "",
             tree_table(results),
             "",
-            f"- 2 gevent + preload + gc.freeze, warmed: **{warm_pss:.1f} MB PSS** (target ≤ {PSS_TARGET_MB})"
-            f" → {'PASS' if warm_pss <= PSS_TARGET_MB else 'MISS'}; the old 5 sync workers: {old:.1f} MB"
-            f" ({old / warm_pss:.1f}x ours).",
+            f"- Target 5 (issue 14): 2 gevent + preload + gc.freeze, warmed: **{warm_pss:.1f} MB PSS** (target ≤"
+            f" {PSS_TARGET_MB}) → {'PASS' if warm_pss <= PSS_TARGET_MB else 'MISS'}; the old 5 sync workers:"
+            f" {old:.1f} MB ({old / warm_pss:.1f}x ours).",
+            f"- Servers run by `{display_python(args.server_python)}`"
+            " (except the dev-venv row); load average (1 min) at the end of part 1:"
+            f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (PSS does not depend on CPU contention).",
             "- Σ RSS counts every page shared between master and workers once per process; compare setups by PSS.",
+            "",
+            "### Where a warmed worker's private pages come from (default setup)",
+            "",
+            pages_table(pages) if pages else "Not measured: reading page frame numbers needs root.",
+            "",
+            "- *copied, content unchanged*: a page the worker wrote after the fork and that holds the master's"
+            " bytes again when read: a reference count raised and lowered (CPython 3.11 writes the count of every"
+            " object it touches, frozen or not; gc.freeze only keeps the collector's own writes away)."
+            " *changed*: counts left different, objects built or specialised in place, allocator bookkeeping.",
             "- Without preload the master still imports the app's modules (gunicorn.conf.py takes its logging config"
             " and hooks from the app package) but builds no app; the workers inherit those pages and un-share them"
             " at their first full garbage collection, which is why the rows without gc.freeze grow most when warmed.",

@@ -66,7 +66,7 @@ def cases(url: str) -> list[tuple[str, str]]:
         ("provider_id", {"provider_id": str(provider_id)}),
         ("provider_nit (existing)", {"provider_nit": provider_nit}),
         ("provider_nit=900 (none)", {"provider_nit": "900"}),
-        ("cost_type=customs", {"cost_type": "customs"}),
+        ("cost_type=ADUANA", {"cost_type": "ADUANA"}),
         ("provision_status=pending", {"provision_status": "pending"}),
         ("provision_status=reversed", {"provision_status": "reversed"}),
         ("billing_status=paid", {"billing_status": "paid"}),

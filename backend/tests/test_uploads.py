@@ -368,3 +368,34 @@ def test_form_urlencoded_post_is_400_no_file_field(app, client, auth, path):
     assert error["code"] == "no_file_field"
     assert "no file field" in error["message"]
     assert_nothing_left(app)
+
+
+def test_an_upload_takes_a_turn_every_mib_and_does_not_count_itself(client, auth, monkeypatch):
+    """A body already in the socket buffer never makes a read wait: the receive loop yields the worker
+    (``Turns.take``, a gevent sleep in a worker) after each MiB, and only pauses longer while *other*
+    requests are in the worker: the upload's own request is left out of the count."""
+    from app.exports import turns
+    from app.uploads import streaming
+
+    taken: list[int] = []
+    slept: list[float] = []
+    real_take = turns.Turns.take
+
+    def spy(self):
+        taken.append(turns.InFlight.others)
+        real_take(self)
+
+    monkeypatch.setattr(turns.Turns, "take", spy)
+    monkeypatch.setattr(turns.time, "sleep", slept.append)
+    monkeypatch.setattr(turns.InFlight, "others", 0)
+    size = 5 * streaming.TURN_BYTES + 1000
+    response = client.post(
+        "/api/uploads?filename=turns.pdf",
+        input_stream=BodyStream(pdf_bytes(size)),
+        headers={**auth, "Content-Type": "application/octet-stream"},
+        environ_overrides={"CONTENT_LENGTH": str(size)},
+    )
+    assert response.status_code == 201, response.get_json()
+    assert len(taken) == 5
+    assert taken == [1] * 5, "the upload itself is the one request in flight"
+    assert slept == [0.0] * 5, "alone in the worker, a turn is a zero sleep"

@@ -12,7 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from app.uploads.storage import EXTENSION_KEY as STORAGE_KEY
-from app.uploads.storage import S3_PART_SIZE, S3Pending, get_storage, key_for
+from app.uploads.storage import S3_PART_SIZE, PartBuffer, S3Pending, get_storage, key_for
 from tests.helpers.bodies import BodyStream
 from values import MB
 
@@ -85,7 +85,7 @@ def parts_sent(monkeypatch) -> list[int]:
     real = S3Pending._send_part
 
     def spy(self):
-        sizes.append(len(self._buffer))
+        sizes.append(self._part.used)
         real(self)
 
     monkeypatch.setattr(S3Pending, "_send_part", spy)
@@ -116,3 +116,74 @@ def test_s3_limit_after_a_part_was_sent_leaves_nothing(s3_app, client, auth, par
     assert response.status_code == 413
     assert parts_sent == [S3_PART_SIZE]
     assert bucket_state(s3_app) == ([], [])
+
+
+class RecordingClient:
+    """Stands in for boto3 where only what S3Pending hands over matters: each part's bytes and size."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.bodies: list[object] = []
+        self.put: bytes | None = None
+
+    def create_multipart_upload(self, **_kwargs):
+        return {"UploadId": "u1"}
+
+    def upload_part(self, Body, PartNumber, **_kwargs):
+        assert len(Body) <= S3_PART_SIZE
+        self.bodies.append(Body)
+        first = Body.read(1000)
+        Body.seek(0)  # botocore reads the body for its checksum, then again to send it
+        data = Body.read()
+        assert data.startswith(first)
+        self.parts.append(data)
+        return {"ETag": f"e{PartNumber}"}
+
+    def put_object(self, Body, **_kwargs):
+        self.put = Body.read()
+
+    def complete_multipart_upload(self, **_kwargs):
+        return {}
+
+    def copy_object(self, **_kwargs):
+        return {}
+
+    def delete_object(self, **_kwargs):
+        return {}
+
+
+def test_s3_parts_come_from_one_bounded_buffer_reused_for_every_part(monkeypatch):
+    """Memory per S3 upload is one part, whatever the file size: the same fixed buffer is filled and sent
+    for every part (no growing bytearray), and it is unmapped at the end."""
+    buffers: list[PartBuffer] = []
+    real_init = PartBuffer.__init__
+
+    def track(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        buffers.append(self)
+
+    monkeypatch.setattr(PartBuffer, "__init__", track)
+    data = os.urandom(3 * S3_PART_SIZE + 12345)
+    client = RecordingClient()
+    pending = S3Pending(client, "bucket", "test-instance")
+    position = 0
+    for size in [1, 65536, 70000, 5 * MB + 7, 65536] * 10:  # chunks that straddle the part boundaries
+        pending.write(data[position : position + size])
+        position += size
+        if position >= len(data):
+            break
+    pending.write(data[position:])
+    pending.commit("final")
+    assert len(buffers) == 1 and buffers[0].capacity == S3_PART_SIZE
+    assert [len(part) for part in client.parts] == [S3_PART_SIZE] * 3 + [12345]
+    assert b"".join(client.parts) == data
+    with pytest.raises(ValueError):
+        buffers[0].fill(b"x")  # closed: the mapping was given back
+
+
+def test_s3_small_file_is_one_put_from_the_same_buffer():
+    client = RecordingClient()
+    pending = S3Pending(client, "bucket", "test-instance")
+    pending.write(b"%PDF-1.7 small")
+    pending.commit("final")
+    assert client.put == b"%PDF-1.7 small" and client.parts == []

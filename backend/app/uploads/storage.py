@@ -12,7 +12,9 @@ part.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import mmap
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,8 +181,85 @@ class LocalStorage:
         (self.root / key).unlink(missing_ok=True)
 
 
+class PartBuffer:
+    """One S3 part's bytes, filled in place: a fixed anonymous mapping of ``S3_PART_SIZE`` per upload.
+
+    The part a worker holds is bounded and reused: it never grows past one part (a ``bytearray`` grown
+    by ``+=`` reallocates and copies on the way to 5 MiB and leaves malloc holding the largest size it
+    reached), and it lives outside malloc's heap, so closing it gives the pages back to the kernel at
+    once whatever the allocator's thresholds. :meth:`body` sends the filled part without copying it.
+    """
+
+    def __init__(self, capacity: int = S3_PART_SIZE) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._memory = mmap.mmap(-1, capacity)
+
+    def fill(self, chunk: bytes | memoryview) -> int:
+        """Copy as much of ``chunk`` as fits; return how many bytes were taken."""
+        taken = min(len(chunk), self.capacity - self.used)
+        self._memory[self.used : self.used + taken] = chunk[:taken]
+        self.used += taken
+        return taken
+
+    @property
+    def full(self) -> bool:
+        return self.used == self.capacity
+
+    def body(self) -> PartBody:
+        return PartBody(self._memory, self.used)
+
+    def clear(self) -> None:
+        self.used = 0
+
+    def close(self) -> None:
+        self._memory.close()
+
+
+class PartBody(io.RawIOBase):
+    """A read-only, seekable file over the filled start of a :class:`PartBuffer`, as botocore's ``Body``.
+
+    botocore reads it for the checksum, seeks back and reads it again to send it; each read is a slice
+    of the mapping (a copy of the pieces asked for only, never of the whole part).
+    """
+
+    def __init__(self, memory: mmap.mmap, size: int) -> None:
+        super().__init__()
+        self._memory = memory
+        self._size = size
+        self._position = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, min(self._size, base + offset))
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
+        piece = self._memory[self._position : end]
+        self._position = end
+        return piece
+
+    def readinto(self, target: Any) -> int:
+        piece = self.read(len(target))
+        target[: len(piece)] = piece
+        return len(piece)
+
+
 class S3Pending:
-    """Buffers one part (5 MiB) at a time; small files become one PUT to the final key.
+    """Fills one part (5 MiB) at a time in a reused buffer; small files become one PUT to the final key.
 
     A file larger than a part goes to a multipart upload under a temporary key; commit completes it
     and copies it server-side to the final key (its name depends on the hash, known only at the end).
@@ -193,36 +272,46 @@ class S3Pending:
         self._client = client
         self._bucket = bucket
         self._temp_key = s3_temp_key(instance)
-        self._buffer = bytearray()
+        self._part: PartBuffer | None = PartBuffer()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._temp_complete = False
         self._done = False
 
     def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= S3_PART_SIZE:
-            self._send_part()
+        assert self._part is not None
+        view = memoryview(chunk)
+        while view:
+            view = view[self._part.fill(view) :]
+            if self._part.full:
+                self._send_part()
 
     def _send_part(self) -> None:
+        assert self._part is not None
         if self._upload_id is None:
             upload = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._temp_key)
             self._upload_id = upload["UploadId"]
         number = len(self._parts) + 1
-        body, self._buffer = self._buffer, bytearray()
         answer = self._client.upload_part(
-            Bucket=self._bucket, Key=self._temp_key, UploadId=self._upload_id, PartNumber=number, Body=body
+            Bucket=self._bucket,
+            Key=self._temp_key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=self._part.body(),
         )
+        self._part.clear()
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     def commit(self, key: str) -> None:
+        assert self._part is not None
         if self._upload_id is None:
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=self._buffer)
-            self._buffer = bytearray()
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=self._part.body())
+            self._release()
             self._done = True
             return
-        if self._buffer:
+        if self._part.used:
             self._send_part()
+        self._release()
         self._client.complete_multipart_upload(
             Bucket=self._bucket,
             Key=self._temp_key,
@@ -236,9 +325,14 @@ class S3Pending:
         self._client.delete_object(Bucket=self._bucket, Key=self._temp_key)
         self._done = True
 
+    def _release(self) -> None:
+        if self._part is not None:
+            self._part.close()
+            self._part = None
+
     def discard(self) -> None:
         """Remove the temporary object or the unfinished multipart upload (no-op after commit)."""
-        self._buffer = bytearray()
+        self._release()
         if self._done:
             return
         self._done = True

@@ -34,6 +34,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, State
 
 from app.errors import ApiError
+from app.exports.turns import Turns, counted_here
 from app.uploads.sniffing import Sniffer, UnsupportedType
 from values import MB
 
@@ -43,6 +44,7 @@ FILE_FIELD = "file"
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024  # a field such as an import's conflict decisions (JSON)
 MAX_PARTS = 16
+TURN_BYTES = MB  # a turn per MiB: ~100 per 100 MB, too few to cost throughput, often enough for list calls
 DEFAULT_FILENAME = "upload"
 
 
@@ -97,9 +99,7 @@ def open_upload(request: Request, limit: int, chunk_size: int, read_timeout: flo
     return Upload(first.filename, _only_file(first, uploads), first.fields)
 
 
-def open_uploads(
-    request: Request, limit: int, chunk_size: int, read_timeout: float | None = None
-) -> Iterator[Upload]:
+def open_uploads(request: Request, limit: int, chunk_size: int, read_timeout: float | None = None) -> Iterator[Upload]:
     """Every ``file`` part of ``request`` in turn (a raw body is one file), each read as it is consumed.
 
     One part is read at a time: take the next upload only after consuming the previous one's chunks
@@ -155,10 +155,14 @@ def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed:
 
     Raises 400 (empty or incomplete body), 413 (over ``limit``) or 415 (type not in ``allowed``) as
     soon as that is known; the caller's ``write`` target is responsible for discarding what it got.
+    Every ``TURN_BYTES`` the upload takes a turn (:class:`app.exports.turns.Turns`): with the body
+    already in the socket buffer no read ever waits, and without turns one upload would hold its gevent
+    worker, new connections included, until its last byte.
     """
     digest = hashlib.sha256()
     sniffer = Sniffer(allowed)
-    size = 0
+    size = since_turn = 0
+    turns = Turns(counted_self=counted_here())
     try:
         for chunk in upload.chunks:
             size += len(chunk)
@@ -167,6 +171,10 @@ def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed:
             sniffer.feed(chunk)
             digest.update(chunk)
             write(chunk)
+            since_turn += len(chunk)
+            if since_turn >= TURN_BYTES:
+                turns.take()
+                since_turn = 0
         if size == 0:
             raise ApiError(400, "the file is empty", "empty_upload")
         content_type = sniffer.result()

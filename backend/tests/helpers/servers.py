@@ -84,21 +84,25 @@ def run_gunicorn(
     startup_timeout: float = 30,
     app: str = "wsgi:app",
     port: int | None = None,
+    python: str = sys.executable,
+    cwd: Path = BACKEND_DIR,
 ) -> Iterator[GunicornServer]:
     """Run gunicorn with ``env`` layered over this process's environment; stop it on exit.
 
     Inherited ``GUNICORN_*`` variables are dropped, so a developer's shell cannot change the server a
     test or benchmark measures; ``SECRET_KEY`` gets a fixed throwaway value unless one is given.
     ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only baseline app with bench/ on
-    PYTHONPATH). ``port`` defaults to a free one.
+    PYTHONPATH). ``port`` defaults to a free one. ``python`` runs it (a benchmark may serve from a venv with
+    the runtime packages only), from ``cwd`` (a benchmark may serve another checkout's backend/ as its same-run
+    baseline).
     """
     port = port or free_port()
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
     full_env = {"SECRET_KEY": SERVER_SECRET_KEY, **inherited, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", app, *extra_args],
-            cwd=BACKEND_DIR,
+            [python, "-m", "gunicorn", app, *extra_args],
+            cwd=cwd,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
