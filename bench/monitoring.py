@@ -47,8 +47,10 @@ import argparse
 import logging
 import os
 import random
+import re
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +85,35 @@ EXPORT_PATHS = ("/api/invoices/export?format=csv", "/api/invoices/export?format=
 EXPORT_EVERY = 20
 UPLOAD_EVERY = 40
 UPLOAD_BYTES = 256 * 1024
+# The web blueprint (issue 12): at most this much added to the warmed tree's PSS, in the same run.
+WEB_TARGET_MB = 5
+WEB_USER, WEB_PASSWORD = "bench-web@nextops.local", "bench web password 1"
+WEB_PATHS = (
+    "/",
+    "/invoices",
+    "/invoices?provision_status=pending&q=FE",
+    "/invoices/{invoice}",
+    "/ots",
+    "/ots/{ot}",
+    "/clients",
+    "/providers",
+    "/documents",
+    "/imports",
+    "/invoices/intake",
+    "/operator",
+    "/account",
+    "/admin/users",
+)
+# What the app imports without its web blueprint, then the blueprint: measured in a fresh interpreter.
+IMPORT_COST_SCRIPT = """
+import os
+from ops.process_memory import full_reading
+import app, app.accounts, app.api, app.exports, app.health, app.imports, app.intake, app.monitoring, app.uploads
+before = full_reading(os.getpid()).uss
+import app.web
+after = full_reading(os.getpid()).uss
+print((after - before) / 1048576)
+"""
 
 
 @dataclass(frozen=True)
@@ -140,16 +171,36 @@ SETUPS = (
 # ---------------------------------------------------------------- database
 
 
-def prepare_database(url: str) -> tuple[str, list[int]]:
-    """A small seeded dataset (``common.seeded_database``, reused), an admin token and some OT ids."""
+def prepare_database(url: str) -> tuple[str, list[int], list[int]]:
+    """A small seeded dataset (``common.seeded_database``, reused), an admin token, an admin account for the
+    web pages, and some OT and invoice ids."""
     from sqlalchemy import create_engine, text
 
     token = seeded_database(url, 2000, "bench-monitoring")
+    web_account(url)
     engine = create_engine(url)
     with engine.connect() as conn:
         ot_ids = list(conn.scalars(text("SELECT id FROM ots ORDER BY id LIMIT 50")))
+        invoice_ids = list(conn.scalars(text("SELECT id FROM invoices ORDER BY id LIMIT 50")))
     engine.dispose()
-    return token, ot_ids
+    return token, ot_ids, invoice_ids
+
+
+def web_account(url: str) -> None:
+    """The admin the web warm-up signs in as, created once and its password reset on every run."""
+    from app import create_app
+    from app.accounts.users import create_user, find_user, set_password
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        user = find_user(WEB_USER)
+        if user is None:
+            create_user(WEB_USER, "Bench web", "admin", WEB_PASSWORD)
+        else:
+            set_password(user, WEB_PASSWORD)
+            db.session.commit()
+        db.engine.dispose()
 
 
 # ---------------------------------------------------------------- part 1: process tree
@@ -217,9 +268,44 @@ def warm_up(server, token: str, ot_ids: list[int], total: int) -> int:
         return sum(pool.map(client, [calls[i::4] for i in range(4)]))
 
 
+def web_warm_up(server, ot_ids: list[int], invoice_ids: list[int], total: int) -> int:
+    """``total`` page views from 4 signed-in browsers-to-be (Spanish and English in turn); how many failed."""
+    rng = random.Random(12)
+    views = [
+        (rng.choice(WEB_PATHS).format(ot=rng.choice(ot_ids), invoice=rng.choice(invoice_ids)), ("es", "en")[n % 2])
+        for n in range(total)
+    ]
+
+    def browser(batch: list[tuple[str, str]]) -> int:
+        with requests.Session() as session:
+            form = session.get(server.url("/login"), timeout=60).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            data = {"email": WEB_USER, "password": WEB_PASSWORD, "csrf_token": token.group(1) if token else ""}
+            if session.post(server.url("/login"), data=data, timeout=60).status_code != 200:
+                return len(batch)
+            failed = 0
+            for path, language in batch:
+                answer = session.get(server.url(path), headers={"Accept-Language": language}, timeout=60)
+                failed += answer.status_code != 200 or b"</html>" not in answer.content
+            return failed
+
+    with ThreadPoolExecutor(4) as pool:
+        return sum(pool.map(browser, [views[i::4] for i in range(4)]))
+
+
+def web_import_cost(python: str) -> float:
+    """USS (MB) that importing the web blueprint adds to a process that already has the rest of the app."""
+    env = {**os.environ, "PYTHONPATH": str(BACKEND)}
+    answer = subprocess.run(
+        [python, "-c", IMPORT_COST_SCRIPT], cwd=BACKEND, env=env, capture_output=True, text=True, check=True
+    )
+    return float(answer.stdout.strip().splitlines()[-1])
+
+
 def measure_setup(
-    setup: Setup, url: str, token: str, ot_ids: list[int], warm_requests: int, python: str
+    setup: Setup, url: str, token: str, ids: tuple[list[int], list[int]], warm_requests: int, python: str
 ) -> dict[str, object]:
+    ot_ids, invoice_ids = ids
     env = {
         "DATABASE_URL": url,
         "LOG_LEVEL": "INFO",
@@ -247,7 +333,20 @@ def measure_setup(
             warm = median_reading(server.pid, setup.workers + 1)
             master_pss = full_reading(server.pid).pss or 0
             pages = worker_pages(server.pid) if setup.label == DEFAULT_LABEL else None
-    return {"setup": setup, "idle": idle, "warm": warm, "master_pss": master_pss / MB, "failed": failed, "pages": pages}
+            web = None
+            if setup.label == DEFAULT_LABEL:  # then the pages, in the same tree: what serving them adds
+                failed += web_warm_up(server, ot_ids, invoice_ids, warm_requests // 2)
+                time.sleep(1)
+                web = median_reading(server.pid, setup.workers + 1)
+    return {
+        "setup": setup,
+        "idle": idle,
+        "warm": warm,
+        "master_pss": master_pss / MB,
+        "failed": failed,
+        "pages": pages,
+        "web": web,
+    }
 
 
 # ---------------------------------------------------------------- where a worker's private pages come from
@@ -483,17 +582,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = bench_database_url(SCHEMA)
-    token, ot_ids = prepare_database(url)
+    token, ot_ids, invoice_ids = prepare_database(url)
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     results = []
     for setup in SETUPS:
         print(f"measuring: {setup.label}", flush=True)
-        results.append(measure_setup(setup, url, token, ot_ids, args.warm_requests, args.server_python))
+        results.append(measure_setup(setup, url, token, (ot_ids, invoice_ids), args.warm_requests, args.server_python))
     ours = results[-1]
     pages = ours["pages"]
     warm_pss = ours["warm"][1]  # type: ignore[index]
     failed = sum(r["failed"] for r in results)  # type: ignore[misc]
     old = results[0]["warm"][1]  # type: ignore[index]
+    default = next(r for r in results if r["setup"].label == DEFAULT_LABEL)  # type: ignore[attr-defined]
+    web_serving = default["web"][1] - default["warm"][1]  # type: ignore[index]
+    web_import = web_import_cost(args.server_python)
+    web_total = web_serving + web_import
 
     print("measuring: sampler overhead", flush=True)
     overhead_table, verdicts = sampler_overhead(args.rounds, args.calls)
@@ -509,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
             f"- Target 5 (issue 14): 2 gevent + preload + gc.freeze, warmed: **{warm_pss:.1f} MB PSS** (target ≤"
             f" {PSS_TARGET_MB}) → {'PASS' if warm_pss <= PSS_TARGET_MB else 'MISS'}; the old 5 sync workers:"
             f" {old:.1f} MB ({old / warm_pss:.1f}x ours).",
+            f"- Web blueprint (issue 12), default setup: **{web_total:+.1f} MB** (target ≤ {WEB_TARGET_MB}) →"
+            f" {'PASS' if web_total <= WEB_TARGET_MB else 'MISS'}: the same warmed tree grew {web_serving:+.1f} MB PSS"
+            f" serving {args.warm_requests // 2} page views (signed in, Spanish and English) after its API warm-up,"
+            f" and importing `app.web` adds {web_import:.1f} MB USS to a process holding the rest of the app"
+            " (paid once, in the master before the fork, and counted here in full as an upper bound).",
             f"- Servers run by `{display_python(args.server_python)}`"
             " (except the dev-venv row); load average (1 min) at the end of part 1:"
             f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (PSS does not depend on CPU contention).",
