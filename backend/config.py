@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from values import BOOLEAN_HINT, parse_bool
 
@@ -79,6 +80,16 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     value = (env.get(name) or default).strip().lower()
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _zone(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IANA time zone name (``America/El_Salvador``), checked against the zone database now, not mid-export."""
+    value = (env.get(name) or default).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as America/El_Salvador, got {value!r}") from None
     return value
 
 
@@ -174,6 +185,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EXPORT_CHUNK_SIZE": _int(env, "EXPORT_CHUNK_SIZE", 100, minimum=1),
         "EXPORT_MAX_CONCURRENT": _int(env, "EXPORT_MAX_CONCURRENT", 2, minimum=1),
         "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
+        # Background exports (docs/background-exports.md): RQ on REDIS_URL; off (503) without it.
+        "EXPORT_BACKGROUND_ROWS": _int(env, "EXPORT_BACKGROUND_ROWS", 200_000, minimum=1),
+        "EXPORT_JOB_TTL_HOURS": _int(env, "EXPORT_JOB_TTL_HOURS", 24, minimum=1),
+        "EXPORT_JOB_MAX_QUEUED": _int(env, "EXPORT_JOB_MAX_QUEUED", 3, minimum=1),
+        # A running job that has not reported progress for this long is failed (its worker died).
+        "EXPORT_JOB_STALE_SECONDS": _int(env, "EXPORT_JOB_STALE_SECONDS", 120, minimum=1),
+        # Timestamps are stored in UTC and written in this zone (pages, both export formats).
+        "APP_TIMEZONE": _zone(env, "APP_TIMEZONE", "America/El_Salvador"),
         "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
         # Seconds a request body may go without a byte before the upload is dropped with a 408.
