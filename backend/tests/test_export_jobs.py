@@ -313,7 +313,7 @@ def test_s3_export_a_killed_work_horse_fails_the_job_and_leaves_no_upload(jobs_a
     assert done["status"] == "finished", done
     assert done["size"] > 2 * S3_PART_SIZE  # several parts
     redirect = client.get(f"{job['url']}/download", headers=auth)
-    assert redirect.status_code == 302 and "X-Amz-Signature=" in redirect.headers["Location"]
+    assert redirect.status_code == 302 and "Signature=" in redirect.headers["Location"]
     data = download(client, auth, job["id"])
     assert data.count(b"\r\n") == 40_001
     keys, uploads = bucket_state(jobs_app)
