@@ -339,3 +339,34 @@ def test_a_worker_killed_whole_mid_job_leaves_a_failed_job_and_no_partial_file(
     failed = wait_for(client, auth, job["id"], states=("failed",), timeout=30)
     assert "no progress" in failed["error"]
     assert not [name for _, _, names in os.walk(jobs_app.config["STORAGE_DIR"]) for name in names]  # ...is gone
+
+
+def test_the_worker_runs_the_purge_on_rq_s_scheduler(jobs_app, client, auth, worker_env, tmp_path):
+    """An expired result is removed by the purge job the worker schedules, without `flask exports purge`."""
+    storage = jobs_app.config["STORAGE_DIR"]
+    key = "exports/0123456789abcdef0123456789abcdef/old.csv"
+    os.makedirs(os.path.dirname(os.path.join(storage, key)))
+    with open(os.path.join(storage, key), "wb") as handle:
+        handle.write(b"old")
+    with jobs_app.app_context():
+        db.session.add(
+            ExportJob(
+                id=key.split("/")[1],
+                owner="test",
+                resource="invoices",
+                format="csv",
+                request={"resource": "invoices", "args": []},
+                status="finished",
+                attempt=1,
+                rows_written=0,
+                bytes_written=3,
+                size=3,
+                result_key=key,
+                file_name="old.csv",
+                expires_at=dt.datetime(2020, 1, 1),
+            )
+        )
+        db.session.commit()
+    with rq_worker(worker_env, tmp_path / "worker.log") as worker:
+        expired = wait_for(client, auth, key.split("/")[1], states=("expired",), worker=worker)
+    assert expired["status"] == "expired" and not os.path.exists(os.path.join(storage, key))

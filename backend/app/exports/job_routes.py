@@ -69,7 +69,7 @@ def describe(job: ExportJob) -> dict[str, Any]:
         "status": job.status,
         "resource": job.resource,
         "format": job.format,
-        "request": dict(job.request["args"]),
+        "request": job.request,
         "owner": job.owner,
         "attempt": job.attempt,
         "rows_written": job.rows_written,

@@ -94,7 +94,7 @@ def enqueue(job: ExportJob) -> None:
         "app.exports.jobs.run_export_job",
         job.id,
         job.attempt,
-        job_id=f"export-{job.id}-{job.attempt}",
+        job_id=_rq_job_id(job),
         job_timeout=JOB_TIMEOUT,
         result_ttl=3600,
         failure_ttl=24 * 3600,
@@ -108,13 +108,13 @@ def _rq_job_id(job: ExportJob) -> str:
 
 def cancel_queued(job: ExportJob) -> None:
     """Drop a queued attempt from RQ (a running one stops by itself at its next progress report)."""
-    from rq.exceptions import NoSuchJobError
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.job import Job
 
     queue = export_queue(current_app)
     try:
         Job.fetch(_rq_job_id(job), connection=queue.connection).cancel()
-    except (NoSuchJobError, Exception) as exc:  # already picked up, or gone: the attempt check stops it anyway
+    except (NoSuchJobError, InvalidJobOperation) as exc:  # picked up meanwhile, or gone: the state check stops it
         log.debug("could not cancel RQ job of export %s: %s", job.id, exc)
 
 

@@ -58,15 +58,21 @@ class RqWorker:
         self.process.wait(30)
 
 
-def wait_until_listening(worker: RqWorker, timeout: float = 60) -> None:
-    """Until the worker has registered with Redis (its log says it is listening), or fail with its log."""
+def wait_until_listening(worker: RqWorker, redis_url: str, timeout: float = 60) -> None:
+    """Until the worker has registered itself in Redis (whatever its log level), or fail with its log."""
+    from redis import Redis
+    from rq import Worker
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not worker.alive():
-            raise RuntimeError(f"flask rq-worker exited with {worker.process.returncode}:\n{worker.log_text()[-4000:]}")
-        if "Listening on" in worker.log_text() or "listening on" in worker.log_text().lower():
-            return
-        time.sleep(0.1)
+    with Redis.from_url(redis_url) as connection:
+        while time.monotonic() < deadline:
+            if not worker.alive():
+                raise RuntimeError(
+                    f"flask rq-worker exited with {worker.process.returncode}:\n{worker.log_text()[-4000:]}"
+                )
+            if any(found.pid == worker.pid for found in Worker.all(connection=connection)):
+                return
+            time.sleep(0.1)
     raise RuntimeError(f"flask rq-worker did not start within {timeout} s:\n{worker.log_text()[-4000:]}")
 
 
@@ -85,7 +91,7 @@ def rq_worker(env: Mapping[str, str], log_path: Path) -> Iterator[RqWorker]:
         )
     worker = RqWorker(process, log_path)
     try:
-        wait_until_listening(worker)
+        wait_until_listening(worker, full_env["REDIS_URL"])
         yield worker
     finally:
         worker.stop()
