@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BACKEND := $(CURDIR)/backend
 
-.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-uploads bench-documents bench-intake bench-load bench-background bench-report railway-check clean
+.PHONY: run test test-fast test-faults lint bench bench-exports bench-search bench-monitoring bench-metrics bench-uploads bench-documents bench-intake bench-load bench-scale bench-background bench-report railway-check clean
 
 $(VENV)/.runtime: backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -56,7 +56,7 @@ test-faults:
 
 # Every benchmark, then bench/RESULTS.md. A failing benchmark does not stop the others; it is named in
 # RESULTS.md and makes `make bench` exit non-zero at the end.
-BENCHES := bench-exports bench-search bench-uploads bench-documents bench-intake bench-monitoring bench-load bench-background
+BENCHES := bench-exports bench-search bench-uploads bench-documents bench-intake bench-monitoring bench-metrics bench-scale bench-load bench-background
 BENCH_LOAD_ARGS ?=
 
 bench: $(VENV)/.dev
@@ -68,6 +68,17 @@ bench: $(VENV)/.dev
 
 bench-monitoring: $(VENV)/.dev
 	$(BIN)/python bench/monitoring.py
+
+# The per-request cost of /metrics (on vs off, same run) and a scrape after many recycled workers.
+BENCH_METRICS_ARGS ?=
+bench-metrics: $(VENV)/.dev
+	$(BIN)/python bench/metrics.py $(BENCH_METRICS_ARGS)
+
+# Two gunicorn instances sharing PostgreSQL, Redis (db 6, TEST_REDIS_URL) and moto's S3: the multi-instance
+# proof as PASS/MISS rows (tests/helpers/instances.py). Smaller: make bench-scale BENCH_SCALE_ARGS='--files 10'
+BENCH_SCALE_ARGS ?=
+bench-scale: $(VENV)/.dev
+	$(BIN)/python bench/scale.py $(BENCH_SCALE_ARGS)
 
 # Uploads and the OT import through a real one-worker gunicorn vs the naive upload and sha256sum+cp.
 BENCH_UPLOADS_ARGS ?=

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,6 +161,17 @@ def secret_key(env: Mapping[str, str], url: str) -> str:
     return instance_secret_key()
 
 
+def instance_name(env: Mapping[str, str]) -> str:
+    """``<host>-<port>``: names this instance's temporaries in a bucket other replicas share (ops/leftovers.py).
+
+    A container's host name is its own on Railway; two servers on one host differ by port. The master and its
+    workers compute the same name from the same environment.
+    """
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname()).strip("-") or "host"
+    bind = env.get("GUNICORN_BIND") or f"0.0.0.0:{env.get('PORT') or 8000}"
+    return f"{host}-{_bind_name(bind)}"
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from ``env`` (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -204,6 +216,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "S3_REGION": env.get("S3_REGION") or "us-east-1",
         "S3_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY_ID") or None,
         "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
+        "INSTANCE_NAME": instance_name(env),
         "DOCUMENTS_ZIP_MAX_FILES": _int(env, "DOCUMENTS_ZIP_MAX_FILES", 2000, minimum=1),
         "DOCUMENTS_ZIP_MAX_MB": _int(env, "DOCUMENTS_ZIP_MAX_MB", 0),
         "DOCUMENTS_ZIP_MAX_CONCURRENT": _int(env, "DOCUMENTS_ZIP_MAX_CONCURRENT", 2, minimum=1),
@@ -217,6 +230,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # None (unset): 40% of the container's cgroup memory limit, 400 MB without one (ops.cgroup).
         "MEMORY_ALERT_MB": _optional_int(env, "MEMORY_ALERT_MB", minimum=1),
         "MEMORY_LARGE_REQUEST_MB": _int(env, "MEMORY_LARGE_REQUEST_MB", 10, minimum=1),
+        # GET /metrics (docs/metrics.md): a bearer token for the scraper (an admin's token or session also works).
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # Set by gunicorn.conf.py for its workers; unset (flask run, tests) the process's own registry is served.
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "ENABLE_TEST_ROUTES": _bool(env, "NEXTOPS_ENABLE_TEST_ROUTES", False),
         "MIGRATIONS_CLI": _bool(env, "NEXTOPS_MIGRATIONS_CLI", True),
     }
@@ -239,14 +257,23 @@ class GunicornSettings:
     max_worker_memory_mb: int
     gc_freeze: bool
     pidfile: str
+    metrics_dir: str
     log_level: str
+
+
+def _bind_name(bind: str) -> str:
+    port = bind.rsplit(":", 1)[-1]
+    return port if port.isdigit() else re.sub(r"[^A-Za-z0-9]+", "-", bind).strip("-")
 
 
 def default_pidfile(bind: str) -> str:
     """``<tmp>/nextops-gunicorn-<port>.pid``: one per port, so ``check_memory.py`` finds the master it asks about."""
-    port = bind.rsplit(":", 1)[-1]
-    name = port if port.isdigit() else re.sub(r"[^A-Za-z0-9]+", "-", bind).strip("-")
-    return str(Path(tempfile.gettempdir()) / f"nextops-gunicorn-{name}.pid")
+    return str(Path(tempfile.gettempdir()) / f"nextops-gunicorn-{_bind_name(bind)}.pid")
+
+
+def default_metrics_dir(bind: str) -> str:
+    """``<tmp>/nextops-metrics-<port>``: one per port, so two servers on one host never mix their metrics."""
+    return str(Path(tempfile.gettempdir()) / f"nextops-metrics-{_bind_name(bind)}")
 
 
 def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
@@ -269,5 +296,6 @@ def gunicorn_settings(env: Mapping[str, str] | None = None) -> GunicornSettings:
         max_worker_memory_mb=_int(env, "GUNICORN_MAX_WORKER_MEMORY_MB", 350),
         gc_freeze=_bool(env, "GUNICORN_GC_FREEZE", True),
         pidfile=env.get("GUNICORN_PIDFILE") or default_pidfile(bind),
+        metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or default_metrics_dir(bind),
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")),
     )

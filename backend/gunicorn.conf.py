@@ -25,6 +25,8 @@ import signal  # noqa: E402
 from logs import STARTUP_LOGGER, logging_dict  # noqa: E402
 from ops.gunicorn_master import remove_stale_pidfile  # noqa: E402
 from ops.leftovers import clean_after_worker, clean_at_start  # noqa: E402
+from ops.metrics import record_retirement  # noqa: E402
+from ops.metrics_files import prepare_directory, retire_process  # noqa: E402
 from ops.worker_lifecycle import (  # noqa: E402
     MemoryRecycler,
     dispose_inherited_engines,
@@ -65,7 +67,11 @@ logconfig_dict = logging_dict(_settings.log_level.upper())
 
 # Gunicorn sets these in the master before it loads the app: the served app skips Flask-Migrate and
 # Alembic (bench/RESULTS.md measures what that saves; only `flask db` needs them, in its own process).
-raw_env = ["NEXTOPS_MIGRATIONS_CLI=false"]
+# PROMETHEUS_MULTIPROC_DIR: prometheus_client reads it once, when first imported (after this file has run: ops/ imports
+# it lazily), and then keeps each process's metrics in files there so that /metrics adds up every worker
+# (docs/metrics.md). The directory exists before the preloaded app loads; on_starting empties it.
+raw_env = ["NEXTOPS_MIGRATIONS_CLI=false", f"PROMETHEUS_MULTIPROC_DIR={_settings.metrics_dir}"]
+os.makedirs(_settings.metrics_dir, exist_ok=True)
 
 # gunicorn 27 opens a control socket under $HOME/.gunicorn by default; we do not use it and must not
 # write outside the app.
@@ -85,6 +91,7 @@ def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
     log.info("  Max worker memory: %s MB (0 = off)", _settings.max_worker_memory_mb)
     log.info("  Bind: %s", ", ".join(server.cfg.bind))
     log.info("  Pidfile: %s", server.cfg.pidfile)
+    log.info("  Metrics directory: %s (emptied)", prepare_directory(_settings.metrics_dir))
     # Nothing is in flight before the first fork: every upload/import temp file and S3 multipart upload left
     # by a killed worker or master goes now.
     removed = clean_at_start(_app_config)
@@ -133,21 +140,28 @@ def pre_request(worker, req) -> None:  # noqa: ANN001
     The old worker stops accepting within a second but may stream this request (an export) for a long
     time; without this the port could be left with no accepting worker until it exits.
     """
-    if will_reach_max_requests(worker):
-        request_early_replacement(worker)
+    if will_reach_max_requests(worker) and request_early_replacement(worker):
+        record_retirement("max_requests")
 
 
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001
     """Retire this worker gracefully if its RSS stays above GUNICORN_MAX_WORKER_MEMORY_MB after a trim."""
     if _recycler.check(worker):
+        record_retirement("memory")
         request_early_replacement(worker)
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001
     """In the master: a worker has exited; drop the extra slot its early replacement used, and remove the temp
-    files and S3 multipart uploads it owned (after a SIGKILL, e.g. the OOM killer's, it removed nothing itself).
+    files and S3 multipart uploads it owned (after a SIGKILL, e.g. the OOM killer's, it removed nothing itself),
+    and fold its metric files into the archive.
     This runs before gunicorn forks the replacement, so a reused PID owns nothing yet."""
     give_back_extra_slot(server, _settings.workers)
+    # Its counters go into the archive and its files away: the totals stay, the directory does not grow.
+    try:
+        retire_process(_settings.metrics_dir, worker.pid)
+    except OSError as exc:  # e.g. the directory was removed under us: the master must keep running
+        server.log.warning("Could not fold worker %s's metric files into the archive: %s", worker.pid, exc)
     removed = clean_after_worker(_app_config, worker.pid)
     if removed:
         server.log.warning("Worker %s exited leaving %d upload temp file(s); removed", worker.pid, removed)

@@ -26,7 +26,7 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "background", "search", "uploads", "documents", "intake", "monitoring", "load")
+ORDER = ("exports", "background", "search", "uploads", "documents", "intake", "monitoring", "metrics", "scale", "load")
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -42,6 +42,7 @@ PACKAGES = (
     "regex",
     "XlsxWriter",
     "psutil",
+    "prometheus-client",
     "requests",
     "rq",
 )
@@ -54,6 +55,8 @@ BENCH_COMMANDS = (
     ("make bench-documents", "bench/documents.py -> bench/results/documents.md"),
     ("make bench-intake", "bench/intake.py -> bench/results/intake.md"),
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
+    ("make bench-metrics", "bench/metrics.py -> bench/results/metrics.md (/metrics cost per request; scrape size)"),
+    ("make bench-scale", "bench/scale.py -> bench/results/scale.md (two instances sharing PostgreSQL, Redis, S3)"),
     ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
     ("make bench-report", "rebuild this file from bench/results/*.md without re-running anything"),
 )

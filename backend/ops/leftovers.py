@@ -5,14 +5,15 @@ upload under ``tmp/``) and remove it themselves on every error, but a worker tha
 OOM killer sends when a container hits its memory limit) runs no cleanup at all. So every temporary name
 carries the PID of the worker that owns it:
 
-- ``<kind>-<pid>-<random>.part`` locally (``kind``: ``upload``, ``import``, ``intake``), ``tmp/<pid>-<random>`` on S3;
+- ``<kind>-<pid>-<random>.part`` locally (``kind``: ``upload``, ``import``, ``intake``);
+  ``tmp/<instance>/<pid>-<random>`` on S3, where ``<instance>`` is ``config.instance_name`` (host name and
+  port): replicas share the bucket, and PIDs repeat from one container to the next;
 - when a worker exits, the master (gunicorn's ``child_exit``) removes that PID's files and aborts its
   multipart uploads at once, before it forks the replacement (so a reused PID cannot own any yet);
-- when the master starts, nothing is in flight: every ``.part`` file and every multipart upload or
-  object under ``tmp/`` is removed, whoever left it (a killed master, an older release's names).
-
-The S3 clean-up at start assumes the bucket's ``tmp/`` prefix belongs to this one service (one replica,
-as RAILWAY_SETUP.md deploys it): a second replica sharing the bucket would lose its in-flight uploads.
+- when the master starts, nothing of its own is in flight: every ``.part`` file (the directory is the
+  container's), every multipart upload or object under ``tmp/<instance>/`` and every one in an older
+  release's ``tmp/<pid>-`` form is removed. Another instance's ``tmp/<other>/`` is left alone: it may be
+  uploading right now (``test_two_instances.py`` starts a third instance in the middle of an upload).
 
 No Flask here (``ops/`` is imported by ``gunicorn.conf.py`` in the master): the settings come as the
 plain mapping ``config.load_config()`` returns; boto3 is imported only when the backend is S3.
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
 S3_TEMP_PREFIX = "tmp/"
 PART_NAME = re.compile(r"(?P<kind>[a-z]+)-(?P<pid>[0-9]+)-.+\.part")
+# The keys of releases before instance names: tmp/<pid>-<random>, one replica only.
+LEGACY_S3_TEMP = re.compile(r"tmp/[0-9]+-[^/]*")
 
 
 def temp_dir(storage_dir: str | Path) -> Path:
@@ -47,8 +50,12 @@ def part_name(kind: str) -> str:
     return f"{part_prefix(kind)}{uuid.uuid4().hex}{PART_SUFFIX}"
 
 
-def s3_temp_key() -> str:
-    return f"{S3_TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+def s3_instance_prefix(instance: str) -> str:
+    return f"{S3_TEMP_PREFIX}{instance}/"
+
+
+def s3_temp_key(instance: str) -> str:
+    return f"{s3_instance_prefix(instance)}{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def owner_pid(name: str) -> int | None:
@@ -89,27 +96,30 @@ def s3_client(config: Mapping[str, Any], **options: Any) -> Any:
     )
 
 
-def abort_s3_temporaries(client: Any, bucket: str, prefix: str) -> int:
-    """Abort every multipart upload and delete every object under ``prefix``; return how many."""
+def abort_s3_temporaries(client: Any, bucket: str, prefix: str, only: re.Pattern[str] | None = None) -> int:
+    """Abort every multipart upload and delete every object under ``prefix`` (whose key matches ``only``)."""
     removed = 0
     for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
         for upload in page.get("Uploads", []):
-            client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            removed += 1
+            if only is None or only.fullmatch(upload["Key"]):
+                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                removed += 1
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
-            removed += 1
+            if only is None or only.fullmatch(obj["Key"]):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+                removed += 1
     return removed
 
 
-def _s3_cleanup(config: Mapping[str, Any], prefix: str) -> int:
+def _s3_cleanup(config: Mapping[str, Any], *selections: tuple[str, re.Pattern[str] | None]) -> int:
+    """Remove the temporaries of each ``(prefix, key pattern)`` selection from the configured bucket."""
     if config["STORAGE_BACKEND"] != "s3" or not config["S3_BUCKET"]:
         return 0
     # Short timeouts: this runs in gunicorn's master loop, which must not hang on a slow endpoint.
     client = s3_client(config, connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
     try:
-        return abort_s3_temporaries(client, config["S3_BUCKET"], prefix)
+        return sum(abort_s3_temporaries(client, config["S3_BUCKET"], prefix, only) for prefix, only in selections)
     finally:
         client.close()  # no pooled socket stays open in the master for the workers to inherit
 
@@ -117,10 +127,11 @@ def _s3_cleanup(config: Mapping[str, Any], prefix: str) -> int:
 def clean_at_start(config: Mapping[str, Any]) -> int:
     """Master start (``on_starting``): no request is in flight, so every temporary is a leftover."""
     removed = remove_parts(config["STORAGE_DIR"])
+    own = s3_instance_prefix(config["INSTANCE_NAME"])
     try:
-        removed += _s3_cleanup(config, S3_TEMP_PREFIX)
+        removed += _s3_cleanup(config, (own, None), (S3_TEMP_PREFIX, LEGACY_S3_TEMP))
     except Exception as exc:  # the service must start even if the bucket cannot be listed now
-        log.warning("could not abort leftover S3 multipart uploads under %s: %s", S3_TEMP_PREFIX, exc)
+        log.warning("could not abort leftover S3 multipart uploads under %s: %s", own, exc)
     return removed
 
 
@@ -128,7 +139,7 @@ def clean_after_worker(config: Mapping[str, Any], pid: int) -> int:
     """A worker exited (``child_exit``; after a SIGKILL it cleaned nothing): remove what it owned."""
     removed = remove_parts(config["STORAGE_DIR"], pid)
     try:
-        removed += _s3_cleanup(config, f"{S3_TEMP_PREFIX}{pid}-")
+        removed += _s3_cleanup(config, (f"{s3_instance_prefix(config['INSTANCE_NAME'])}{pid}-", None))
     except Exception as exc:
         log.warning("could not abort S3 multipart uploads of worker %s: %s", pid, exc)
     return removed

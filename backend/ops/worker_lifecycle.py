@@ -20,6 +20,7 @@ import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ops.metrics import record_malloc_trim
 from ops.process_memory import StatmReader
 from values import MB
 
@@ -116,6 +117,7 @@ class MemoryRecycler:
             return False
         trim = malloc_trim()
         after = self.read()[0]
+        record_malloc_trim(rss - after)
         if after <= self.limit_bytes:
             worker.log.info(
                 "Worker %s RSS %.1f MB -> %.1f MB after malloc_trim: back under %d MB, keeps serving",

@@ -178,6 +178,10 @@ def test_queued_jobs_per_account_are_limited_and_only_the_owner_sees_them(jobs_a
     refused = client.post("/api/exports", json={"resource": "invoices"}, headers=mine)
     assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "too_many_export_jobs"
     assert first["status"] == "queued" and first["url"] == f"/api/exports/{first['id']}"
+    from app.exports.jobs import job_states
+
+    with jobs_app.app_context():  # what /metrics reports as nextops_background_jobs
+        assert job_states() == {"queued": 2, "running": 0, "finished": 0, "failed": 0, "cancelled": 0, "expired": 0}
 
     from app.auth import create_token
 

@@ -8,6 +8,7 @@ remove (``child_exit``), and at master start whatever an earlier run left (``on_
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -19,10 +20,11 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from config import instance_name
 from ops.leftovers import s3_client
 from ops.process_memory import process_tree
 from tests.helpers.raw_http import read_response
-from tests.helpers.servers import run_gunicorn
+from tests.helpers.servers import free_port, run_gunicorn
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.faults]
 PDF_HEAD = b"%PDF-1.7\n"
@@ -135,7 +137,7 @@ def test_s3_sigkill_mid_multipart_upload_is_aborted(s3_env, admin_token, tmp_pat
         first = PDF_HEAD + os.urandom(6 * 1024 * 1024)  # past one 5 MiB part: a multipart upload is open
         with _start_slow_upload(server, admin_token, "/api/uploads?filename=big.pdf", 12_000_000, first):
             _wait(lambda: _open_uploads(client, bucket), "the multipart upload", server)
-            assert _open_uploads(client, bucket)[0].startswith(f"tmp/{worker}-")
+            assert re.fullmatch(rf"tmp/[^/]+-{server.port}/{worker}-[0-9a-f]+", _open_uploads(client, bucket)[0])
             _kill_worker_and_wait_for_replacement(server)
         assert _open_uploads(client, bucket) == []
         assert _objects(client, bucket) == []
@@ -143,11 +145,15 @@ def test_s3_sigkill_mid_multipart_upload_is_aborted(s3_env, admin_token, tmp_pat
 
 def test_s3_master_start_aborts_leftover_multipart_uploads(s3_env, tmp_path):
     env, client, bucket = s3_env
-    client.create_multipart_upload(Bucket=bucket, Key="tmp/12345-leftover")
-    client.put_object(Bucket=bucket, Key="tmp/12345-completed-never-copied", Body=b"x")
+    port = free_port()
+    own = f"tmp/{instance_name({'GUNICORN_BIND': f'127.0.0.1:{port}'})}/"
+    client.create_multipart_upload(Bucket=bucket, Key=f"{own}12345-leftover")
+    client.put_object(Bucket=bucket, Key=f"{own}12345-completed-never-copied", Body=b"x")
+    client.create_multipart_upload(Bucket=bucket, Key="tmp/12345-an-older-release")
+    client.create_multipart_upload(Bucket=bucket, Key="tmp/other-replica-8000/77-in-flight")
     client.put_object(Bucket=bucket, Key="ab/cd/abcd", Body=b"a stored document")
-    with run_gunicorn(env, tmp_path / "gunicorn.log"):
-        assert _open_uploads(client, bucket) == []
+    with run_gunicorn(env, tmp_path / "gunicorn.log", port=port):
+        assert _open_uploads(client, bucket) == ["tmp/other-replica-8000/77-in-flight"], "another replica's stays"
         assert _objects(client, bucket) == ["ab/cd/abcd"]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -200,10 +201,18 @@ def test_workers_over_the_memory_limit_are_retired_under_load(server_env, tmp_pa
         with ThreadPoolExecutor(5) as pool:
             list(pool.map(client, range(5)))
         final = wait_for_workers(server, 2)
+        scrape = requests.get(server.url("/metrics"), headers=auth, timeout=30)
         log = server.log_text()
 
     assert [status for status, _ in results] == [200] * len(results)
     retired = {int(pid) for pid in re.findall(r"Retiring worker (\d+): RSS [\d.]+ MB above", log)}
+    counted = [
+        sample.value
+        for family in text_string_to_metric_families(scrape.text)
+        for sample in family.samples
+        if sample.name == "nextops_worker_retirements_total" and sample.labels == {"reason": "memory"}
+    ]
+    assert counted == [len(retired)], "/metrics counts every memory retirement, across the recycled workers"
     replaced = (original | seen) - final
     assert len(seen) > 2, f"no worker was replaced in {len(results)} requests"
     assert replaced <= retired, f"workers gone without a retirement line: {replaced - retired}"

@@ -19,12 +19,23 @@ from app.errors import ApiError
 from app.exports import bp
 from app.exports.formats import FORMATS
 from app.exports.job_files import discard, download_response
-from app.exports.jobs import cancel_queued, enqueue, export_queue, new_job_id, parse_request, queued_count, reap_stale
+from app.exports.jobs import (
+    cancel_queued,
+    enqueue,
+    export_queue,
+    job_states,
+    new_job_id,
+    parse_request,
+    queued_count,
+    reap_stale,
+)
 from app.extensions import db
 from app.models import EXPORT_JOB_ACTIVE, ExportJob, utcnow
+from app.monitoring.metrics import register_job_states
 from app.uploads.storage import get_storage
 
 RESOURCES = ("invoices", "ots")
+bp.record_once(lambda state: register_job_states(state.app, job_states))
 
 
 def _args(body: dict[str, Any]) -> list[list[str]]:

@@ -39,8 +39,9 @@ from app.exports.job_files import discard, open_sink, result_key
 from app.exports.queries import EXPORTS
 from app.exports.streams import open_export
 from app.extensions import db
-from app.models import EXPORT_JOB_ACTIVE, ExportJob, utcnow
+from app.models import EXPORT_JOB_ACTIVE, EXPORT_JOB_STATES, ExportJob, utcnow
 from app.uploads.storage import get_storage
+from ops.metrics import record_export
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "nextops-exports"
@@ -214,6 +215,15 @@ def schedule_purge(queue: Any, delay: dt.timedelta) -> None:
     queue.enqueue_in(delay, "app.exports.jobs.scheduled_purge", job_id=PURGE_JOB_ID, result_ttl=600)
 
 
+def job_states() -> dict[str, int]:
+    """Jobs in each state, for ``/metrics`` (``nextops_background_jobs``); every state present, zeros too."""
+    counts = dict.fromkeys(EXPORT_JOB_STATES, 0)
+    rows = db.session.execute(select(ExportJob.status, func.count()).group_by(ExportJob.status)).all()
+    db.session.commit()
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
 def queued_count(user_id: int | None, token_id: int | None) -> int:
     owner = ExportJob.user_id == user_id if user_id is not None else ExportJob.token_id == token_id
     return (
@@ -254,17 +264,20 @@ def run_export_job(job_id: str, attempt: int) -> str | None:
         sink.upload_id,
     )
     db.session.commit()  # the upload id is on the row before the first part is sent
+    started = time.perf_counter()
+    progress = Progress()
     try:
-        rows = _write(job_id, attempt, choice, sink)
+        rows = _write(job_id, attempt, choice, sink, progress)
         sink.commit()
-    except Stopped:
-        sink.abort()
-        _forget_partial(job_id, attempt)
-        return None
     except BaseException as exc:
         sink.abort()
+        record_export(export_format.name, "background", progress.rows, sink.size, time.perf_counter() - started, False)
+        if isinstance(exc, Stopped):
+            _forget_partial(job_id, attempt)
+            return None
         fail(job_id, attempt, f"{type(exc).__name__}: {exc}")
         raise
+    record_export(export_format.name, "background", rows, sink.size, time.perf_counter() - started, True)
     finished = utcnow()
     ttl = dt.timedelta(hours=current_app.config["EXPORT_JOB_TTL_HOURS"])
     if not _owned_update(
@@ -307,7 +320,13 @@ def _count(choice: ExportChoice) -> int:
     return rows
 
 
-def _write(job_id: str, attempt: int, choice: ExportChoice, sink: Any) -> int:
+class Progress:
+    """Rows read so far, kept outside the stream so a failed job can still count what it wrote."""
+
+    rows = 0
+
+
+def _write(job_id: str, attempt: int, choice: ExportChoice, sink: Any, progress: Progress) -> int:
     """Stream the file into ``sink``, reporting progress (and noticing a cancel) about once a second."""
     stream = open_export(
         db.engine, choice.definition, choice.export_format, choice.conditions, current_app.config["EXPORT_CHUNK_SIZE"]
@@ -316,6 +335,7 @@ def _write(job_id: str, attempt: int, choice: ExportChoice, sink: Any) -> int:
     try:
         for piece in stream.pieces():
             sink.write(piece)
+            progress.rows = stream.rows_read
             if time.monotonic() - reported >= PROGRESS_EVERY:
                 reported = time.monotonic()
                 if not _owned_update(

@@ -31,6 +31,7 @@ from app.exports.turns import install_counting
 from app.extensions import db
 from app.filters import Condition
 from app.slots import Slot
+from ops.metrics import record_export
 
 log = logging.getLogger(__name__)
 bp.record_once(lambda state: install_slots(state.app))
@@ -95,7 +96,7 @@ def _logged(
     definition: ExportDefinition,
     export_format: ExportFormat,
 ) -> Iterator[bytes]:
-    """Pass ``body`` through; when it ends, free the slot at once and log rows, bytes, seconds, finished or not.
+    """Pass ``body`` through; when it ends, free the slot at once, log and count (``/metrics``) rows, bytes, seconds.
 
     The response's close callback frees the slot too (it is idempotent): that one also covers a body
     that never started, this one does not wait for the server to close the response.
@@ -114,6 +115,8 @@ def _logged(
             close()
         stream.close()
         slot.release()
+        seconds = time.perf_counter() - started
+        record_export(export_format.name, "streamed", stream.rows_read, sent, seconds, finished)
         log.info(
             "export %s",
             "finished" if finished else "aborted",
@@ -122,6 +125,6 @@ def _logged(
                 "format": export_format.name,
                 "rows": stream.rows_read,
                 "bytes": sent,
-                "seconds": round(time.perf_counter() - started, 3),
+                "seconds": round(seconds, 3),
             },
         )

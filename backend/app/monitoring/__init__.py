@@ -1,4 +1,4 @@
-"""Monitoring inside Flask: the per-request memory sampler, `/api/monitoring/memory`, `flask memory-check`."""
+"""Monitoring inside Flask: the memory sampler, `/api/monitoring/memory`, `/metrics`, `flask memory-check`."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ def init_app(app: Flask) -> None:
 
     The sampler wraps the WSGI app, so it sees every request, including those auth rejects.
     """
+    from app.monitoring.metrics import install_metrics
     from app.monitoring.routes import bp
     from app.monitoring.sampler import install_sampler
 
     if app.config["MEMORY_ALERT_MB"] is None:
         app.config["MEMORY_ALERT_MB"] = alert_mb_for_this_container()
-    install_sampler(app)
+    install_sampler(app)  # also counts the requests for /metrics
+    install_metrics(app)
     app.register_blueprint(bp)
     if app.config["ENABLE_TEST_ROUTES"]:
         from app.monitoring.testing_routes import bp as testing_bp

@@ -1,4 +1,4 @@
-"""Per-request memory sampling, the HIGH MEMORY alert and large request/response logging.
+"""Per-request memory sampling, the HIGH MEMORY alert, large request/response logging, and the request count.
 
 It wraps the app's WSGI callable (installed by the factory through ``init_app``) rather than using
 before/after_request hooks: no context proxies or hook dispatch on the hot path, and at this layer a
@@ -23,12 +23,14 @@ from typing import Any
 from flask import Flask
 
 from logs import SAMPLE_LOGGER
+from ops.metrics import record_request
 from ops.process_memory import StatmReader
 from values import MB
 
 log = logging.getLogger(__name__)
 sample_log = logging.getLogger(SAMPLE_LOGGER)
 EXTENSION_KEY = "nextops.memory_sampler"
+UNMATCHED = "unmatched"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -43,8 +45,12 @@ class MemorySampler:
         large_request_mb: int,
         rng: random.Random | None = None,
         read: Callable[[], tuple[int, int]] | None = None,
+        count: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.wsgi_app = wsgi_app
+        # ``/metrics``' request histogram (``ops.metrics.record_request``): recorded here rather than in a
+        # middleware of its own, which would wrap start_response a second time on every request.
+        self.count = count
         self.sample_rate = sample_rate
         self.alert_bytes = alert_mb * MB
         self.large_bytes = large_request_mb * MB
@@ -58,19 +64,22 @@ class MemorySampler:
             self._log_large("large request: %s %s with %.1f MB body", environ, _length(request_length))
         rate = self.sample_rate
         sampled = rate >= 1.0 or (rate > 0.0 and self.rng.random() < rate)  # 0 and 1 consume no draws
-        start = (time.perf_counter(), *self.read()) if sampled else None
+        started = time.perf_counter()
+        start = (started, *self.read()) if sampled else None
         sent: list[Any] = []
 
         def recording_start_response(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            sent.append((status, headers))
+            sent.append((status, headers, _endpoint(environ) if self.count is not None else None))
             return start_response(status, headers, *exc_info)
 
         body = self.wsgi_app(environ, recording_start_response)
         self.requests_served += 1
+        status, headers, endpoint = sent[-1] if sent else ("0", [], UNMATCHED)
+        if self.count is not None:
+            self.count(endpoint, status[:3] if sent else "500", time.perf_counter() - started)
         rss, vms = self.read()
         if rss > self.alert_bytes:
             self._alert(environ, rss)
-        status, headers = sent[-1] if sent else ("0", [])
         response_length = _content_length(headers)
         if response_length > self.large_bytes:
             self._log_large("large response: %s %s sent %.1f MB", environ, response_length)
@@ -136,6 +145,17 @@ class _SampledBody:
             self._on_close()
 
 
+def _endpoint(environ: dict[str, Any]) -> str:
+    """The Flask endpoint of the request being answered, read while the app calls ``start_response``.
+
+    Werkzeug keeps the request object in ``environ["werkzeug.request"]`` until Flask pops the request
+    context, after this call; a dict lookup costs less than Flask's context proxies. ``unmatched`` stands for
+    every path without a route, so scanners cannot add label values.
+    """
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    return rule.endpoint if rule is not None else UNMATCHED
+
+
 def _content_length(headers: list[tuple[str, str]]) -> int:
     for name, value in headers:
         if len(name) == 14 and name.lower() == "content-length":  # len() first: most headers stop there
@@ -149,12 +169,14 @@ def _length(header: str | None) -> int:
 
 
 def install_sampler(app: Flask) -> MemorySampler:
-    """Wrap the app's WSGI callable with the sampler, configured from the app's config."""
+    """Wrap the app's WSGI callable with the sampler, configured from the app's config (and counting
+    requests for ``/metrics`` unless ``METRICS_ENABLED`` is false)."""
     sampler = MemorySampler(
         app.wsgi_app,
         sample_rate=app.config["MEMORY_SAMPLE_RATE"],
         alert_mb=app.config["MEMORY_ALERT_MB"],
         large_request_mb=app.config["MEMORY_LARGE_REQUEST_MB"],
+        count=record_request if app.config["METRICS_ENABLED"] else None,
     )
     app.wsgi_app = sampler  # type: ignore[method-assign]
     app.extensions[EXTENSION_KEY] = sampler

@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from app.auth import require_role
-from app.errors import BadParameter
+from app.errors import BadParameter, code_for
 from app.filters import invoice_conditions
 from app.models import StoredFile
 from app.uploads import bp
@@ -21,6 +22,7 @@ from app.uploads.documents import find_document, store_document
 from app.uploads.downloads import document_response
 from app.uploads.storage import get_storage
 from app.uploads.streaming import open_request_upload, upload_limit
+from ops.metrics import record_upload, record_upload_rejected
 
 bp.record_once(lambda state: install_slots(state.app))
 
@@ -40,9 +42,14 @@ def document_json(record: StoredFile) -> dict[str, Any]:
 @bp.post("/uploads")
 def upload() -> ResponseReturnValue:
     """Store a document (multipart ``file`` or raw body); 201 new, 200 with ``duplicate: true`` if known."""
-    stored = store_document(
-        open_request_upload(), get_storage(current_app), upload_limit(), request.args.get("invoice_id")
-    )
+    try:
+        stored = store_document(
+            open_request_upload(), get_storage(current_app), upload_limit(), request.args.get("invoice_id")
+        )
+    except HTTPException as exc:  # ours (ApiError) or Werkzeug's (a Content-Length over the limit)
+        record_upload_rejected(getattr(exc, "error_code", None) or code_for(exc.code or 400))
+        raise
+    record_upload(stored.record.size, stored.duplicate)
     body = {**document_json(stored.record), "duplicate": stored.duplicate}
     return jsonify(body), 200 if stored.duplicate else 201
 

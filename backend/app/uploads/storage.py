@@ -185,13 +185,14 @@ class S3Pending:
     A file larger than a part goes to a multipart upload under a temporary key; commit completes it
     and copies it server-side to the final key (its name depends on the hash, known only at the end).
     Any failure aborts the multipart upload, so no parts linger in the bucket; the temporary key holds
-    this worker's PID (``tmp/<pid>-<random>``) so that the master aborts it if the worker is killed.
+    this instance's name and worker's PID (``tmp/<instance>/<pid>-<random>``) so that the master aborts it if
+    the worker is killed, and only this instance's master.
     """
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, instance: str) -> None:
         self._client = client
         self._bucket = bucket
-        self._temp_key = s3_temp_key()
+        self._temp_key = s3_temp_key(instance)
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
@@ -292,13 +293,14 @@ class S3Reader:
 class S3Storage:
     """Objects in an S3-compatible bucket (AWS, MinIO, R2...); temp objects under ``tmp/``."""
 
-    def __init__(self, client: Any, bucket: str, chunk_size: int) -> None:
+    def __init__(self, client: Any, bucket: str, chunk_size: int, instance: str) -> None:
         self.client = client
         self.bucket = bucket
         self.chunk_size = chunk_size
+        self.instance = instance
 
     def begin(self) -> S3Pending:
-        return S3Pending(self.client, self.bucket)
+        return S3Pending(self.client, self.bucket, self.instance)
 
     def open(self, key: str) -> S3Reader:
         return S3Reader(self.client, self.bucket, key, self.chunk_size)
@@ -315,7 +317,9 @@ def get_storage(app: Flask) -> Storage:
         if config["STORAGE_BACKEND"] == "s3":
             if not config["S3_BUCKET"]:
                 raise RuntimeError("STORAGE_BACKEND=s3 needs S3_BUCKET")
-            storage = S3Storage(s3_client(config), config["S3_BUCKET"], config["UPLOAD_CHUNK_SIZE"])
+            storage = S3Storage(
+                s3_client(config), config["S3_BUCKET"], config["UPLOAD_CHUNK_SIZE"], config["INSTANCE_NAME"]
+            )
         else:
             storage = LocalStorage(config["STORAGE_DIR"], config["UPLOAD_CHUNK_SIZE"])
         app.extensions[EXTENSION_KEY] = storage

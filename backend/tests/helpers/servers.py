@@ -83,15 +83,16 @@ def run_gunicorn(
     extra_args: tuple[str, ...] = (),
     startup_timeout: float = 30,
     app: str = "wsgi:app",
+    port: int | None = None,
 ) -> Iterator[GunicornServer]:
     """Run gunicorn with ``env`` layered over this process's environment; stop it on exit.
 
     Inherited ``GUNICORN_*`` variables are dropped, so a developer's shell cannot change the server a
     test or benchmark measures; ``SECRET_KEY`` gets a fixed throwaway value unless one is given.
     ``app`` is gunicorn's WSGI target (benchmarks pass a bench-only baseline app with bench/ on
-    PYTHONPATH).
+    PYTHONPATH). ``port`` defaults to a free one.
     """
-    port = free_port()
+    port = port or free_port()
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
     full_env = {"SECRET_KEY": SERVER_SECRET_KEY, **inherited, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     with open(log_path, "wb") as log:
