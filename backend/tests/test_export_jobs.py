@@ -379,3 +379,29 @@ def test_the_worker_runs_the_purge_on_rq_s_scheduler(jobs_app, client, auth, wor
     with rq_worker(worker_env, tmp_path / "worker.log") as worker:
         expired = wait_for(client, auth, key.split("/")[1], states=("expired",), worker=worker)
     assert expired["status"] == "expired" and not os.path.exists(os.path.join(storage, key))
+
+
+def test_a_result_missing_from_local_storage_is_a_clear_404(app, client, auth):
+    """A worker on another machine wrote it elsewhere: say so, rather than start a response that breaks."""
+    with app.app_context():
+        db.session.add(
+            ExportJob(
+                id="f" * 32,
+                owner="test",
+                resource="invoices",
+                format="csv",
+                request={"resource": "invoices", "args": []},
+                status="finished",
+                attempt=1,
+                rows_written=1,
+                bytes_written=3,
+                size=3,
+                result_key="exports/elsewhere/x.csv",
+                file_name="x.csv",
+                expires_at=dt.datetime(2999, 1, 1),
+            )
+        )
+        db.session.commit()
+    response = client.get(f"/api/exports/{'f' * 32}/download", headers=auth)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "export_file_missing"
+    assert "S3" in response.get_json()["error"]["message"]

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from flask import Request, Response, redirect
 
+from app.errors import ApiError
 from app.uploads.downloads import content_disposition
 from app.uploads.storage import S3_PART_SIZE, WRITE_BUFFER, FileReader, LocalStorage, S3Storage, Storage
 
@@ -156,6 +157,13 @@ def download_response(
         response = redirect(url, 302)
     else:
         assert isinstance(storage, LocalStorage)
+        if not (storage.root / key).is_file():
+            raise ApiError(
+                404,
+                "the export's file is not in this instance's STORAGE_DIR: a worker on another machine needs the "
+                "S3 storage backend",
+                "export_file_missing",
+            )
         reader = FileReader(storage.root / key, storage.chunk_size)
         response = Response(reader, content_type=content_type, direct_passthrough=True)
         response.content_length = size
