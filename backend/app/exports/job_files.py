@@ -27,6 +27,7 @@ from flask import Request, Response, redirect
 from app.errors import ApiError
 from app.uploads.downloads import content_disposition
 from app.uploads.storage import S3_PART_SIZE, WRITE_BUFFER, FileReader, LocalStorage, S3Storage, Storage
+from ops.leftovers import abort_s3_temporaries
 
 PRESIGNED_SECONDS = 300  # a download link is used at once; short-lived, so a leaked one soon stops working
 
@@ -136,6 +137,22 @@ def discard(storage: Storage, partial_key: str | None, upload_id: str | None, ke
     for name in (partial_key, key):
         if name:
             (storage.root / name).unlink(missing_ok=True)
+
+
+def discard_job(storage: Storage, job_id: str) -> None:
+    """Remove everything under the job's prefix: also an upload or partial file created in the instant
+    before its name reached the row (the sink exists before the row can record it)."""
+    prefix = f"exports/{job_id}/"
+    if isinstance(storage, S3Storage):
+        abort_s3_temporaries(storage.client, storage.bucket, prefix)
+        return
+    assert isinstance(storage, LocalStorage)
+    directory = storage.root / prefix
+    if directory.is_dir():
+        for path in directory.iterdir():
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: a file appeared meanwhile; the purge gets it later
+            directory.rmdir()
 
 
 def download_response(

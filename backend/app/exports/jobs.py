@@ -35,7 +35,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError
 from app.exports.formats import ExportChoice, parse_export, row_limit
-from app.exports.job_files import discard, open_sink, result_key
+from app.exports.job_files import discard, discard_job, open_sink, result_key
 from app.exports.queries import EXPORTS
 from app.exports.streams import open_export
 from app.extensions import db
@@ -139,7 +139,9 @@ def fail(job_id: str, attempt: int, message: str) -> bool:
     if job is None or job.attempt != attempt or job.status not in EXPORT_JOB_ACTIVE:
         db.session.rollback()
         return False
-    discard(get_storage(current_app), job.partial_key, job.upload_id, job.result_key)
+    storage = get_storage(current_app)
+    discard(storage, job.partial_key, job.upload_id, job.result_key)
+    discard_job(storage, job_id)
     job.status, job.error, job.finished_at = "failed", message, utcnow()
     job.partial_key = job.upload_id = job.result_key = None
     db.session.commit()
@@ -256,14 +258,25 @@ def run_export_job(job_id: str, attempt: int) -> str | None:
     storage = get_storage(current_app)
     sink = open_sink(storage, key, attempt)
     now = utcnow()
-    job.status, job.started_at, job.heartbeat_at, job.worker_pid = "running", now, now, os.getpid()
-    job.rows_estimate, job.file_name, job.partial_key, job.upload_id = (
-        estimate,
-        file_name,
-        sink.partial_key,
-        sink.upload_id,
-    )
+    db.session.rollback()  # the row is written below by a conditional UPDATE, not through this object
+    claimed = db.session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.attempt == attempt, ExportJob.status == "queued")
+        .values(
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            worker_pid=os.getpid(),
+            rows_estimate=estimate,
+            file_name=file_name,
+            partial_key=sink.partial_key,
+            upload_id=sink.upload_id,
+        )
+    ).rowcount
     db.session.commit()  # the upload id is on the row before the first part is sent
+    if claimed != 1:  # cancelled meanwhile
+        sink.abort()
+        return None
     started = time.perf_counter()
     progress = Progress()
     try:
