@@ -191,7 +191,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "LOGIN_LIMIT_ACCOUNT": _rate_limit(env, "LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_IP": _rate_limit(env, "LOGIN_LIMIT_IP", "20 per 15 minutes"),
-        # Timestamps are stored in UTC and shown in the team's zone (docs/web.md).
+        # Timestamps are stored in UTC and shown in the team's zone: pages and both export formats.
         "APP_TIMEZONE": _timezone(env, "APP_TIMEZONE", "America/El_Salvador"),
         "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")).upper(),
         "API_PAGE_DEFAULT": _int(env, "API_PAGE_DEFAULT", 50, minimum=1),
@@ -199,6 +199,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EXPORT_CHUNK_SIZE": _int(env, "EXPORT_CHUNK_SIZE", 100, minimum=1),
         "EXPORT_MAX_CONCURRENT": _int(env, "EXPORT_MAX_CONCURRENT", 2, minimum=1),
         "EXPORT_MAX_ROWS": _int(env, "EXPORT_MAX_ROWS", 0),
+        # Background exports (docs/background-exports.md): RQ on REDIS_URL; off (503) without it.
+        "EXPORT_BACKGROUND_ROWS": _int(env, "EXPORT_BACKGROUND_ROWS", 200_000, minimum=1),
+        "EXPORT_JOB_TTL_HOURS": _int(env, "EXPORT_JOB_TTL_HOURS", 24, minimum=1),
+        "EXPORT_JOB_MAX_QUEUED": _int(env, "EXPORT_JOB_MAX_QUEUED", 3, minimum=1),
+        # A running job that has not reported progress for this long is failed (its worker died).
+        "EXPORT_JOB_STALE_SECONDS": _int(env, "EXPORT_JOB_STALE_SECONDS", 120, minimum=1),
         "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
         # Seconds a request body may go without a byte before the upload is dropped with a 408.

@@ -26,7 +26,19 @@ from common import RESULTS_DIR, ROOT
 from guides import BlockError, update_documents
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-ORDER = ("exports", "search", "uploads", "upload-sink", "documents", "intake", "monitoring", "metrics", "scale", "load")
+ORDER = (
+    "exports",
+    "background",
+    "search",
+    "uploads",
+    "upload-sink",
+    "documents",
+    "intake",
+    "monitoring",
+    "metrics",
+    "scale",
+    "load",
+)
 PACKAGES = (
     "Flask",
     "Werkzeug",
@@ -44,10 +56,12 @@ PACKAGES = (
     "psutil",
     "prometheus-client",
     "requests",
+    "rq",
 )
 BENCH_COMMANDS = (
     ("make bench", "all of the below, then this report"),
     ("make bench-exports", "bench/exports.py -> bench/results/exports.md"),
+    ("make bench-background", "bench/background_exports.py -> bench/results/background.md (RQ worker PSS)"),
     ("make bench-search", "bench/search.py -> bench/results/search.md (list filters and q= at 100k and 1M invoices)"),
     ("make bench-uploads", "bench/uploads.py -> bench/results/uploads.md"),
     ("make bench-upload-sink", "bench/upload_sink.py -> bench/results/upload-sink.md (vs a bare gunicorn sink; S3)"),

@@ -481,3 +481,46 @@ class History(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_history_resource_record", "resource", "record_id", "id"),)
+
+
+EXPORT_JOB_STATES = ("queued", "running", "finished", "failed", "cancelled", "expired")
+EXPORT_JOB_ACTIVE = ("queued", "running")
+
+
+class ExportJob(db.Model):
+    """A background export (docs/background-exports.md): the request, its owner, progress and result.
+
+    ``request`` is the export as asked (resource, format, lang, columns, filters as ``[name, value]``
+    pairs), parsed again by the worker with the streamed endpoints' parser. ``attempt`` grows on each
+    retry, and a worker only writes progress for its own attempt, so a job failed as stale or
+    cancelled stops at its next progress report. While the file is being written, ``partial_key``
+    (the temporary file, or the S3 key of the multipart upload ``upload_id``) names what a failure
+    must remove, from any process: the job itself, the worker that saw it die, or the purge.
+    """
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    resource: Mapped[str] = mapped_column(String(32))
+    format: Mapped[str] = mapped_column(String(8))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    rows_estimate: Mapped[int | None] = mapped_column(BigInteger)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    result_key: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    partial_key: Mapped[str | None] = mapped_column(String(300))
+    upload_id: Mapped[str | None] = mapped_column(String(1024))
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)

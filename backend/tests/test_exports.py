@@ -44,6 +44,8 @@ INVOICE_KEYS = [column.key for column in INVOICE_COLUMNS]
 OT_KEYS = [column.key for column in OT_COLUMNS]
 NOTES, AMOUNT, NUMBER = (INVOICE_KEYS.index(key) for key in ("notes", "amount", "invoice_number"))
 LAST_INVOICE_COLUMN = openpyxl.utils.get_column_letter(len(INVOICE_COLUMNS))
+# APP_TIMEZONE's default, America/El_Salvador: UTC-6 all year (no daylight saving since 1988).
+SV_OFFSET = dt.timedelta(hours=6)
 
 
 # ---------------------------------------------------------------- helpers
@@ -124,8 +126,8 @@ def xlsx_rows_calamine(body: bytes, title: str):
 def as_csv_text(value) -> str:
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.datetime):  # stored UTC, written as San Salvador's time with its offset
+        return (value - SV_OFFSET).isoformat(sep=" ", timespec="seconds") + "-06:00"
     return str(value)
 
 
@@ -195,7 +197,7 @@ def test_xlsx_round_trip_through_openpyxl(client, auth, seeded):
             elif column.kind == Kind.DATE:
                 assert cell.value == dt.datetime.combine(want, dt.time()), column.key
             elif column.kind == Kind.DATETIME:
-                assert close_to(cell.value, want), (cell.value, want)
+                assert close_to(cell.value, want - SV_OFFSET), (cell.value, want)
             else:
                 assert cell.value == want, (column.key, cell.value, want)
 
@@ -216,7 +218,7 @@ def test_xlsx_round_trip_through_calamine(client, auth, seeded):
             elif column.kind == Kind.DATE:
                 assert value == want, column.key  # calamine gives a date: the format says it is one
             elif column.kind == Kind.DATETIME:
-                assert close_to(value, want), (value, want)
+                assert close_to(value, want - SV_OFFSET), (value, want)
             else:
                 assert value == want, (column.key, value, want)
 
@@ -270,7 +272,7 @@ def test_xlsx_opens_in_libreoffice_with_its_formats(client, auth, seeded, databa
     first, want = dict(zip(keys, shown[1], strict=True)), expected[0]
     assert first["amount"] == f"${want['amount']:,.2f}"
     assert first["issue_date"] == want["issue_date"].strftime("%d/%m/%Y")
-    assert first["created_at"] == want["created_at"].strftime("%d/%m/%Y %H:%M")
+    assert first["created_at"] == (want["created_at"] - SV_OFFSET).strftime("%d/%m/%Y %H:%M")
     with_confidence = next(i for i, row in enumerate(expected) if row["match_confidence"] is not None)
     shown_confidence = shown[1 + with_confidence][keys.index("match_confidence")]
     assert shown_confidence == f"{expected[with_confidence]['match_confidence'] * 100:.1f}%"
@@ -515,13 +517,13 @@ def test_writers_handle_text_the_database_may_not_hold():
     """NUL and a CR inside text (SQLite accepts them, PostgreSQL refuses NUL): checked on the writers directly."""
     columns = (Column("note", "Note", Kind.TEXT, 10), Column("n", "N", Kind.INTEGER, 5))
     chunk = [("a\x00b\rc", 1), ("x" * 40_000, 2), (None, None)]
-    body = b"".join(xlsx_chunks(columns, [chunk], "T"))
+    body = b"".join(xlsx_chunks(columns, [chunk], "T", dt.UTC))
     values = xlsx_rows_calamine(body, "T")
     assert values[1] == ["ab\rc", 1.0]
     assert values[2][0] == "x" * 32_767  # Excel's cell limit
     _, sheet = xlsx_rows_openpyxl(body)
     assert sheet["A2"].value == "ab\rc"
-    text = b"".join(csv_chunks(columns, [chunk])).decode("utf-8-sig")
+    text = b"".join(csv_chunks(columns, [chunk], dt.UTC)).decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text, newline="")))[1] == ["a\x00b\rc", "1"]
 
 
@@ -529,7 +531,7 @@ def test_xlsx_writer_refuses_rows_beyond_a_sheet():
     """The route counts first; should rows appear meanwhile, the writer stops rather than write an unopenable sheet."""
     from app.exports.xlsx_writer import MAX_ROWS, SheetWriter, TooManyRows
 
-    sheet = SheetWriter((Column("n", "N", Kind.INTEGER, 5),))
+    sheet = SheetWriter((Column("n", "N", Kind.INTEGER, 5),), dt.UTC)
     sheet.last_row = MAX_ROWS - 1
     assert '<row r="1048576">' in sheet._rows([(1,)])
     with pytest.raises(TooManyRows):

@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.exports.csv_writer import csv_chunks
@@ -117,17 +118,23 @@ def hostile(app):
 def _python_bytes(definition, conditions, chunk_size: int) -> bytes:
     stream = RowStream(db.engine, definition.select(conditions), chunk_size)
     try:
-        return b"".join(csv_chunks(definition.columns, stream.chunks()))
+        return b"".join(csv_chunks(definition.columns, stream.chunks(), definition.tzinfo))
     finally:
         stream.close()
 
 
 def _postgres_bytes(definition, conditions, chunk_size: int) -> bytes:
-    stream = PostgresCsvStream(db.engine, definition.columns, definition.select(conditions), chunk_size)
+    stream = PostgresCsvStream(
+        db.engine, definition.columns, definition.select(conditions), chunk_size, definition.zone
+    )
     try:
         return b"".join(stream.pieces())
     finally:
         stream.close()
+
+
+# The team's zone (UTC-6, no daylight saving), one with daylight saving, one with a half-hour offset, and UTC.
+ZONES = ["America/El_Salvador", "America/New_York", "Asia/Kolkata", "UTC"]
 
 
 @pytest.mark.parametrize("name", ["invoices", "ots"])
@@ -136,7 +143,7 @@ def _postgres_bytes(definition, conditions, chunk_size: int) -> bytes:
 )
 @pytest.mark.parametrize("chunk_size", [1, 7, 1000])
 def test_postgresql_csv_is_byte_for_byte_the_python_writer(hostile, name, query, chunk_size):
-    definition = EXPORTS[name]
+    definition = EXPORTS[name].localised("es", "America/El_Salvador")
     if name == "ots" and "billing_status" in query:
         query = {"status": "transito"}
     with hostile.app_context():
@@ -146,9 +153,38 @@ def test_postgresql_csv_is_byte_for_byte_the_python_writer(hostile, name, query,
     assert expected.startswith(b"\xef\xbb\xbf") and expected.endswith(b"\r\n")
 
 
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("name", ["invoices", "ots"])
+def test_timestamps_are_byte_for_byte_the_same_in_every_zone(hostile, name, zone):
+    """Local time with its offset, from PostgreSQL's to_char and from Python's isoformat: the same text."""
+    definition = EXPORTS[name].localised("en", zone)
+    with hostile.app_context():
+        db.session.add(
+            Ot(
+                ot_number="OT-DST",
+                client_id=db.session.scalar(select(Client.id).limit(1)),
+                status="transito",
+                created_at=dt.datetime(2026, 3, 8, 6, 59, 59),
+                updated_at=dt.datetime(2026, 3, 8, 7, 0, 0),
+            )
+        )
+        db.session.commit()
+        expected = _python_bytes(definition, [], 5)
+        assert _postgres_bytes(definition, [], 5) == expected
+
+
+def test_csv_timestamps_are_san_salvador_time_with_the_offset(hostile):
+    """Stored 14:05:09 UTC: the team reads 08:05:09 and the offset says which instant that is."""
+    definition = EXPORTS["invoices"].localised("es", "America/El_Salvador").with_columns(["created_at"])
+    with hostile.app_context():
+        data = _postgres_bytes(definition, [], 100)
+    assert b"2026-11-27 08:05:09-06:00\r\n" in data
+    assert b"2026-11-27 14:05:09" not in data  # the UTC wall clock
+
+
 def test_the_hostile_rows_are_really_in_the_file(hostile):
     """Guard against the comparison passing on files that lost the interesting rows."""
-    definition = EXPORTS["invoices"]
+    definition = EXPORTS["invoices"].localised("es", "America/El_Salvador")
     with hostile.app_context():
         data = _postgres_bytes(definition, [], 100)
     assert data.count(b"\r\n") > len(HOSTILE_TEXTS)  # embedded CRLF counts too
@@ -179,19 +215,22 @@ def _sheet_values(data: bytes) -> list[tuple]:
     return [tuple(cell for cell in row) for row in sheet.iter_rows(values_only=True)]
 
 
+@pytest.mark.parametrize("zone", ["America/El_Salvador", "Asia/Kolkata"])
 @pytest.mark.parametrize("name", ["invoices", "ots"])
-def test_postgresql_prepared_xlsx_reads_like_the_python_one(hostile, name):
+def test_postgresql_prepared_xlsx_reads_like_the_python_one(hostile, name, zone):
     """XLSX from PostgreSQL-prepared cells through COPY reads back (openpyxl) exactly as the all-Python path's."""
     from app.exports.pg_xlsx import CopyRowStream, prepared_select
     from app.exports.xlsx_writer import xlsx_chunks
 
-    definition = EXPORTS[name]
+    definition = EXPORTS[name].localised("es", zone)
     with hostile.app_context():
         stmt = definition.select([])
         rows = RowStream(db.engine, stmt, 7)
-        python = b"".join(xlsx_chunks(definition.columns, rows.chunks(), definition.title))
-        copied = CopyRowStream(db.engine, prepared_select(definition.columns, stmt), 7)
-        prepared = b"".join(xlsx_chunks(definition.columns, copied.chunks(), definition.title, prepared=True))
+        python = b"".join(xlsx_chunks(definition.columns, rows.chunks(), definition.title, definition.tzinfo))
+        copied = CopyRowStream(db.engine, prepared_select(definition.columns, stmt, zone), 7, zone)
+        prepared = b"".join(
+            xlsx_chunks(definition.columns, copied.chunks(), definition.title, definition.tzinfo, prepared=True)
+        )
     expected = _sheet_values(python)
     assert len(expected) > 5
     assert _sheet_values(prepared) == expected

@@ -162,9 +162,29 @@ def test_pool_connections_in_use_are_counted(app, client, auth):
 
 
 def test_job_states_hook_is_scraped(app, client, auth):
+    """The background exports register their export_jobs counts; any registered hook is what a scrape shows."""
+    from app.extensions import db
+    from app.models import ExportJob
     from app.monitoring.metrics import register_job_states
 
-    assert not any(name == "nextops_background_jobs" for name, _ in scrape(client, auth))
+    with app.app_context():
+        db.session.add(
+            ExportJob(
+                id="a" * 32,
+                owner="t",
+                resource="ots",
+                format="csv",
+                request={"resource": "ots", "args": []},
+                status="queued",
+                attempt=1,
+                rows_written=0,
+                bytes_written=0,
+            )
+        )
+        db.session.commit()
+    real = scrape(client, auth)
+    assert value(real, "nextops_background_jobs", state="queued") == 1
+    assert value(real, "nextops_background_jobs", state="failed") == 0
     register_job_states(app, lambda: {"queued": 2, "running": 1})
     after = scrape(client, auth)
     assert value(after, "nextops_background_jobs", state="queued") == 2

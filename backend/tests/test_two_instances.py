@@ -214,3 +214,92 @@ def test_an_instance_starting_leaves_the_others_uploads_in_flight(cluster, heade
     assert response.status == 201, response.body[:300]
     objects, open_uploads = cluster.bucket()
     assert key_for(hashlib.sha256(data).hexdigest()) in objects and open_uploads == []
+
+
+# ---------------------------------------------------------------- background exports (one worker for both)
+
+EXPORT_INVOICES = 10_000
+
+
+@pytest.fixture(scope="module")
+def export_worker(cluster: Cluster) -> Iterator[object]:
+    """Seeded invoices and one ``flask rq-worker`` (chunks of one row: a job lasts long enough to be killed)."""
+    from redis import Redis
+    from rq import Worker
+
+    cluster.flask("seed", "--ots", "100", "--invoices", str(EXPORT_INVOICES), "--seed", "15")
+    process = cluster.start_worker(env={"EXPORT_CHUNK_SIZE": "1"})
+    deadline = time.monotonic() + 60
+    with Redis.from_url(cluster.env["REDIS_URL"]) as connection:
+        while not any(found.pid == process.pid for found in Worker.all(connection=connection)):
+            assert process.poll() is None and time.monotonic() < deadline, "flask rq-worker did not start"
+            time.sleep(0.1)
+    yield process
+
+
+def follow(url: str, headers: dict[str, str], states: tuple[str, ...]) -> dict:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        body = requests.get(url, headers=headers, timeout=30).json()
+        if body["status"] in states:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{url} still {body['status']}")
+
+
+def test_a_background_export_created_on_a_is_followed_and_downloaded_on_b(cluster, headers, export_worker):
+    import io
+
+    import openpyxl
+
+    a, b = cluster.instances
+    created = requests.post(a.url("/api/exports"), json={"resource": "ots", "format": "xlsx"}, headers=headers)
+    assert created.status_code == 202, created.text
+    job = follow(b.url(created.json()["url"]), headers, ("finished", "failed"))
+    assert job["status"] == "finished", job
+    redirect = requests.get(b.url(job["download_url"]), headers=headers, allow_redirects=False, timeout=30)
+    assert redirect.status_code == 302
+    data = requests.get(redirect.headers["Location"], timeout=60).content
+    values = list(openpyxl.load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True))
+    streamed = requests.get(a.url("/api/ots/export?format=xlsx"), headers=headers, timeout=120).content
+    assert values == list(
+        openpyxl.load_workbook(io.BytesIO(streamed), read_only=True).active.iter_rows(values_only=True)
+    )
+    assert len(values) == job["rows_written"] + 1 > 1
+    assert requests.delete(b.url(job["url"]), headers=headers, timeout=30).status_code == 204
+    assert not [key for key in cluster.bucket()[0] if key.startswith("exports/")]
+
+
+def test_the_worker_killed_mid_job_leaves_a_failed_job_and_no_multipart_upload(cluster, headers, export_worker):
+    import signal
+
+    a, b = cluster.instances
+    created = requests.post(a.url("/api/exports"), json={"resource": "invoices", "format": "xlsx"}, headers=headers)
+    assert created.status_code == 202, created.text
+    engine = create_engine(cluster.env["DATABASE_URL"])
+    deadline = time.monotonic() + 120
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            status, horse = conn.execute(
+                text("SELECT status, worker_pid FROM export_jobs WHERE id = :id"), {"id": created.json()["id"]}
+            ).one()
+            conn.rollback()
+            if status != "queued":
+                break
+            time.sleep(0.01)
+    engine.dispose()
+    assert status == "running" and horse, status
+    os.kill(horse, signal.SIGSTOP)  # frozen mid-way: the multipart upload is open now
+    assert cluster.bucket()[1], "an upload is open while the job runs"
+    os.kill(horse, signal.SIGKILL)
+    failed = follow(b.url(created.json()["url"]), headers, ("failed", "finished"))
+    assert failed["status"] == "failed" and "killed" in failed["error"], failed
+    keys, uploads = cluster.bucket()
+    assert uploads == [] and not [key for key in keys if key.startswith("exports/")]
+
+    retried = requests.post(b.url(f"{failed['url']}/retry"), headers=headers, timeout=30)
+    assert retried.status_code == 202
+    done = follow(a.url(failed["url"]), headers, ("finished", "failed"))
+    assert done["status"] == "finished" and done["rows_written"] >= EXPORT_INVOICES, done
+    assert requests.delete(a.url(done["url"]), headers=headers, timeout=30).status_code == 204
+    assert cluster.bucket()[1] == []

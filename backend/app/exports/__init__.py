@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("exports", __name__, url_prefix="/api")
 
-from app.exports import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from app.exports import job_routes, routes  # noqa: E402,F401  (routes attach themselves to bp)

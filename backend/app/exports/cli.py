@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError
 from app.exports.columns import LANGUAGES
-from app.exports.formats import FORMATS, ExportFormat, row_limit
+from app.exports.formats import FORMATS, ExportFormat, parse_columns, row_limit
 from app.exports.queries import EXPORTS, ExportDefinition
 from app.exports.streams import open_export
 from app.extensions import db
@@ -89,11 +89,18 @@ def _command(name: str) -> click.Command:
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
         help="File to write (default: the API's file name, in the current directory).",
     )
+    @click.option("--columns", help="Only these columns, in this order (comma-separated keys, as ?columns=).")
     @click.pass_context
     @with_appcontext
-    def command(ctx: click.Context, format_name: str, lang: str, output: Path | None) -> None:
+    def command(ctx: click.Context, format_name: str, lang: str, output: Path | None, columns: str | None) -> None:
         export_format = FORMATS[format_name]
-        localised = definition.localised(lang)
+        localised = definition.localised(lang, current_app.config["APP_TIMEZONE"])
+        try:
+            keys = parse_columns([columns] if columns is not None else [])
+            if keys is not None:
+                localised = localised.with_columns(keys)
+        except ApiError as exc:
+            raise click.UsageError(exc.description or str(exc)) from None
         path = output or Path(export_format.filename(localised, dt.datetime.now(dt.UTC)))
         rows = write_export(localised, export_format, filter_args(ctx.args), path.resolve())
         click.echo(f"wrote {rows} {name} to {path}")

@@ -1,5 +1,8 @@
 """CSV bytes, chunk by chunk: UTF-8 with a BOM, a header row, ISO dates and ``.`` decimals.
 
+Timestamps are stored in UTC (naive) and written in the export's zone with their offset
+(``2026-11-27 09:05:09-06:00``): a reader knows the wall-clock time the team saw and the instant.
+
 The BOM makes Excel read the file as UTF-8 (the data has accents); ``csv.writer`` does the quoting.
 Each chunk of rows is turned into columns, the columns that need it are converted (text neutralised
 against formula injection, lists joined, timestamps to the second), and the rows
@@ -24,19 +27,28 @@ CONTENT_TYPE = "text/csv; charset=utf-8"
 ColumnTransform = Callable[[Sequence[Any]], Sequence[Any]]
 
 
-def _timestamps(values: Sequence[dt.datetime | None]) -> list[str | None]:
-    return [value.isoformat(sep=" ", timespec="seconds") if value is not None else None for value in values]
+def local_time(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """A stored (naive UTC) timestamp as an aware datetime in ``zone``."""
+    return value.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def _timestamps(values: Sequence[dt.datetime | None], zone: dt.tzinfo) -> list[str | None]:
+    return [
+        local_time(value, zone).isoformat(sep=" ", timespec="seconds") if value is not None else None
+        for value in values
+    ]
 
 
 def _lists(values: Sequence[list[str] | None]) -> Sequence[str | None]:
     return neutralise_column([joined(value) for value in values])
 
 
-TRANSFORMS: dict[Kind, ColumnTransform] = {
-    Kind.TEXT: neutralise_column,
-    Kind.LIST: _lists,
-    Kind.DATETIME: _timestamps,
-}
+def _transforms(zone: dt.tzinfo) -> dict[Kind, ColumnTransform]:
+    return {
+        Kind.TEXT: neutralise_column,
+        Kind.LIST: _lists,
+        Kind.DATETIME: lambda values: _timestamps(values, zone),
+    }
 
 
 def _drain(buffer: io.StringIO) -> bytes:
@@ -54,13 +66,17 @@ def csv_header(columns: Sequence[Column]) -> bytes:
     return _drain(buffer)
 
 
-def csv_chunks(columns: Sequence[Column], chunks: Iterable[Chunk]) -> Generator[bytes, None, None]:
-    """Yield the CSV file as bytes, one piece per chunk of rows (the first piece carries BOM and header)."""
+def csv_chunks(columns: Sequence[Column], chunks: Iterable[Chunk], zone: dt.tzinfo) -> Generator[bytes, None, None]:
+    """Yield the CSV file as bytes, one piece per chunk of rows (the first piece carries BOM and header).
+
+    ``zone``: the time zone timestamps are written in, with their offset.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerow([column.header for column in columns])
-    transforms = [(index, TRANSFORMS[column.kind]) for index, column in enumerate(columns) if column.kind in TRANSFORMS]
+    kinds = _transforms(zone)
+    transforms = [(index, kinds[column.kind]) for index, column in enumerate(columns) if column.kind in kinds]
     for chunk in chunks:
         if not chunk:
             continue

@@ -1,11 +1,12 @@
 """On PostgreSQL the XLSX export's SELECT returns each cell's text, so Python only assembles the sheet XML.
 
 What :func:`app.exports.xlsx_writer._values` does per value in Python is done here by the database,
-in the same statement: dates become Excel serial numbers (days since 1899-12-30), timestamps the
-serial with the time of day as the fraction (exact decimal text, which every reader parses to the
-nearest double), amounts and fractions numeric text (NaN/Infinity, not valid in ``<v>``, blank),
-ids text, an OT's containers joined with ``", "``. Text stays as it is:
-the writer still checks each column for characters to escape, formula triggers and edge spaces.
+in the same statement: dates become Excel serial numbers (days since 1899-12-30), timestamps (stored
+in UTC) the serial of their wall-clock time in the export's zone with the time of day as the
+fraction (exact decimal text, which every reader parses to the nearest double), amounts and
+fractions numeric text (NaN/Infinity, not valid in ``<v>``, blank), ids text, an OT's containers
+joined with ``", "``. Text stays as it is: the writer still checks each column for characters to
+escape, formula triggers and edge spaces.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ UNIX_EPOCH_SERIAL = (dt.date(1970, 1, 1) - EXCEL_EPOCH).days  # 25569
 SECONDS_PER_DAY = 86_400
 
 
-def _cell_text(kind: Kind, value: ColumnElement[Any]) -> ColumnElement[Any]:
+def _cell_text(kind: Kind, value: ColumnElement[Any], zone: str) -> ColumnElement[Any]:
     if kind is Kind.TEXT:
         return value
     if kind is Kind.LIST:
@@ -34,17 +35,19 @@ def _cell_text(kind: Kind, value: ColumnElement[Any]) -> ColumnElement[Any]:
     if kind is Kind.DATE:
         return cast(value - literal(EXCEL_EPOCH), Text)
     if kind is Kind.DATETIME:
-        return cast(extract("epoch", value) / SECONDS_PER_DAY + UNIX_EPOCH_SERIAL, Text)
+        # naive UTC -> timestamptz -> naive local time; the epoch of a naive timestamp counts its wall clock.
+        local = func.timezone(zone, func.timezone("UTC", value))
+        return cast(extract("epoch", local) / SECONDS_PER_DAY + UNIX_EPOCH_SERIAL, Text)
     if kind in (Kind.MONEY, Kind.PERCENT):
         text = cast(value, Text)
         return func.nullif(func.nullif(func.nullif(text, "NaN"), "Infinity"), "-Infinity")
     return cast(value, Text)
 
 
-def prepared_select(columns: Sequence[Column], stmt: Select[Any]) -> Select[Any]:
+def prepared_select(columns: Sequence[Column], stmt: Select[Any], zone: str) -> Select[Any]:
     """``stmt`` (the export SELECT: same FROM, WHERE and ORDER BY) with every column as its cell's text."""
     expressions = {expression.key: expression.element for expression in stmt.selected_columns}
-    cells = [_cell_text(column.kind, expressions[column.key]).label(column.key) for column in columns]
+    cells = [_cell_text(column.kind, expressions[column.key], zone).label(column.key) for column in columns]
     return stmt.with_only_columns(*cells, maintain_column_froms=True)
 
 
@@ -67,10 +70,10 @@ class CopyRowStream:
     value by value. Empty and NULL are the same to the writer: no cell.
     """
 
-    def __init__(self, engine: Engine, stmt: Select[Any], chunk_size: int) -> None:
+    def __init__(self, engine: Engine, stmt: Select[Any], chunk_size: int, zone: str) -> None:
         self.rows_read = 0
         self.chunk_size = chunk_size
-        self._copy = CopyOut(engine, stmt, "FORMAT text, NULL ''")
+        self._copy = CopyOut(engine, stmt, "FORMAT text, NULL ''", zone)
         self.connection = self._copy.connection
         try:
             self._first: list[list[str]] | None = self._chunk()

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, Integer, Select, String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
+from app.errors import BadParameter
 from app.exports.columns import INVOICE_COLUMNS, OT_COLUMNS, Chunk, Column, in_language
 from app.filters import Args, Condition, invoice_conditions, ot_conditions
 from app.models import (
@@ -37,22 +40,44 @@ from app.models import (
 
 @dataclass(frozen=True)
 class ExportDefinition:
-    """Everything that differs between the invoice and the OT export."""
+    """Everything that differs between the invoice and the OT export, and one request's choices.
+
+    ``columns`` is what the file holds, in order: all of them, or those ``?columns=`` picked
+    (:meth:`with_columns`); the SELECT computes only those. ``zone`` is the IANA zone the
+    timestamps (stored in UTC) are written in.
+    """
 
     name: str  # URL segment and file-name prefix
     title: str  # worksheet name
     columns: tuple[Column, ...]
     model: Any  # the resource table the filters apply to (counted for the row limits)
     conditions: Callable[[Args, Iterable[str]], list[Condition]]
-    build: Callable[[list[Condition], str], Select[Any]]
+    build: Callable[[Sequence[Column], list[Condition], str], Select[Any]]
     lang: str = "es"
+    zone: str = "UTC"
 
-    def localised(self, lang: str) -> ExportDefinition:
-        """The same export with headings and words (states, yes/no) in ``lang``."""
-        return replace(self, columns=in_language(self.columns, lang), lang=lang)
+    def localised(self, lang: str, zone: str) -> ExportDefinition:
+        """The same export with headings and words (states, yes/no) in ``lang``, timestamps in ``zone``."""
+        return replace(self, columns=in_language(self.columns, lang), lang=lang, zone=zone)
+
+    def with_columns(self, keys: Sequence[str]) -> ExportDefinition:
+        """Only the columns named by ``keys``, in that order; an unknown or repeated key is a 400 naming it."""
+        by_key = {column.key: column for column in self.columns}
+        for index, key in enumerate(keys):
+            if key not in by_key:
+                raise BadParameter("columns", f"unknown column {key!r}; expected some of {', '.join(by_key)}")
+            if key in keys[:index]:
+                raise BadParameter("columns", f"column {key!r} given more than once")
+        if not keys:
+            raise BadParameter("columns", "name at least one column")
+        return replace(self, columns=tuple(by_key[key] for key in keys))
+
+    @cached_property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
 
     def select(self, conditions: list[Condition]) -> Select[Any]:
-        return self.build(conditions, self.lang)
+        return self.build(self.columns, conditions, self.lang)
 
     def count(self, conditions: list[Condition]) -> Select[Any]:
         """``COUNT(*)`` of the rows the export would write, without its joins."""
@@ -114,8 +139,12 @@ def _type_or_date(kind: Any, day: Any) -> Any:
     return func.coalesce(kind, day_month_year(day))
 
 
-def invoice_select(conditions: list[Condition], lang: str) -> Select[Any]:
-    """Invoices with their OT, client, carrier and provider columns, newest first."""
+def invoice_select(columns: Sequence[Column], conditions: list[Condition], lang: str) -> Select[Any]:
+    """Invoices with their OT, client, carrier and provider columns, newest first.
+
+    Only ``columns`` are selected. The joins stay (a filter may need them); PostgreSQL drops a LEFT
+    JOIN on a unique key whose columns nothing reads, so a narrow export does not pay for them.
+    """
     carrier = aliased(Provider, name="carrier")
     expressions = {
         "id": Invoice.id,
@@ -147,7 +176,7 @@ def invoice_select(conditions: list[Condition], lang: str) -> Select[Any]:
         "created_at": Invoice.created_at,
     }
     return (
-        select(*_labelled(INVOICE_COLUMNS, expressions))
+        select(*_labelled(columns, expressions))
         .select_from(Invoice)
         .join(Provider, Invoice.provider_id == Provider.id)
         .outerjoin(Ot, Invoice.ot_id == Ot.id)
@@ -158,8 +187,8 @@ def invoice_select(conditions: list[Condition], lang: str) -> Select[Any]:
     )
 
 
-def ot_select(conditions: list[Condition], lang: str) -> Select[Any]:
-    """OTs as the team's sheet has them, with client and carrier names, newest first."""
+def ot_select(columns: Sequence[Column], conditions: list[Condition], lang: str) -> Select[Any]:
+    """OTs as the team's sheet has them (only ``columns``), with client and carrier names, newest first."""
     carrier = aliased(Provider, name="carrier")
     expressions = {
         "operativo": Ot.operativo,
@@ -191,7 +220,7 @@ def ot_select(conditions: list[Condition], lang: str) -> Select[Any]:
         "comments": Ot.comments,
     }
     return (
-        select(*_labelled(OT_COLUMNS, expressions))
+        select(*_labelled(columns, expressions))
         .select_from(Ot)
         .join(Client, Ot.client_id == Client.id)
         .outerjoin(carrier, Ot.carrier_id == carrier.id)

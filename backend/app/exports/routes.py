@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from app.errors import ApiError
 from app.exports import bp
-from app.exports.formats import ExportFormat, parse_format, parse_language, row_limit
+from app.exports.formats import ExportFormat, parse_export, row_limit
 from app.exports.limits import export_slots, install_slots
 from app.exports.queries import EXPORTS, ExportDefinition
 from app.exports.streams import ExportStream, open_export
@@ -51,9 +51,8 @@ def export_ots() -> ResponseReturnValue:
 
 
 def _export(definition: ExportDefinition) -> Response:
-    export_format = parse_format(request.args.getlist("format"))
-    definition = definition.localised(parse_language(request.args.getlist("lang")))
-    conditions = definition.conditions(request.args, {"format", "lang"})
+    choice = parse_export(definition, request.args, current_app.config["APP_TIMEZONE"])
+    definition, export_format, conditions = choice.definition, choice.export_format, choice.conditions
     slot = export_slots().acquire()
     try:
         _check_row_limit(definition, conditions, export_format)

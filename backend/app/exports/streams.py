@@ -56,7 +56,7 @@ class WriterStream:
         self._prepared = export_format.postgres_prepared and engine.dialect.name == "postgresql"
         if self._prepared:
             self._rows: RowStream | CopyRowStream = CopyRowStream(
-                engine, prepared_select(definition.columns, stmt), chunk_size
+                engine, prepared_select(definition.columns, stmt, definition.zone), chunk_size, definition.zone
             )
         else:
             self._rows = RowStream(engine, stmt, chunk_size)
@@ -70,7 +70,13 @@ class WriterStream:
     def pieces(self) -> Iterator[bytes]:
         if self._prepared:
             definition = self._definition
-            body = xlsx_chunks(definition.columns, _taking_turns(self._rows.chunks()), definition.title, prepared=True)
+            body = xlsx_chunks(
+                definition.columns,
+                _taking_turns(self._rows.chunks()),
+                definition.title,
+                definition.tzinfo,
+                prepared=True,
+            )
         else:
             body = self._format.write(self._definition, _taking_turns(self._rows.chunks()))
         try:
@@ -92,5 +98,7 @@ def open_export(
 ) -> ExportStream:
     """The stream for this export: PostgreSQL-formatted CSV when the format and the database allow it."""
     if export_format.postgres_csv and engine.dialect.name == "postgresql":
-        return PostgresCsvStream(engine, definition.columns, definition.select(conditions), chunk_size)
+        return PostgresCsvStream(
+            engine, definition.columns, definition.select(conditions), chunk_size, definition.zone
+        )
     return WriterStream(engine, definition, export_format, conditions, chunk_size)

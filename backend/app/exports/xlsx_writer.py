@@ -141,8 +141,12 @@ def text_element(value: str) -> str:
     return f"<t>{text}</t>"
 
 
-def excel_datetime(value: dt.datetime) -> float:
-    """Days since Excel's epoch, the time of day as the fraction."""
+def excel_datetime(value: dt.datetime, zone: dt.tzinfo) -> float:
+    """Days since Excel's epoch, the time of day as the fraction, for a stored (naive UTC) timestamp.
+
+    Excel cells have no zone, so the cell holds the wall-clock time in ``zone``.
+    """
+    value = value.replace(tzinfo=dt.UTC).astimezone(zone)
     seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
     return value.toordinal() - EXCEL_EPOCH_ORDINAL + seconds / SECONDS_PER_DAY
 
@@ -202,7 +206,7 @@ def _finite(values: Sequence[Decimal | int | None]) -> Sequence[Decimal | int | 
     return [value if value is None or math.isfinite(value) else None for value in values]
 
 
-def _values(kind: Kind, values: Sequence[Any]) -> Sequence[Any]:
+def _values(kind: Kind, values: Sequence[Any], zone: dt.tzinfo) -> Sequence[Any]:
     """Python values (SQLAlchemy rows, any database) as the text or number that goes into their cells."""
     if kind is Kind.TEXT:
         return values
@@ -211,7 +215,7 @@ def _values(kind: Kind, values: Sequence[Any]) -> Sequence[Any]:
     if kind is Kind.DATE:
         return [value.toordinal() - EXCEL_EPOCH_ORDINAL if value is not None else None for value in values]
     if kind is Kind.DATETIME:
-        return [excel_datetime(value) if value is not None else None for value in values]
+        return [excel_datetime(value, zone) if value is not None else None for value in values]
     return _finite(values)
 
 
@@ -238,8 +242,9 @@ class SheetWriter:
     text, lists joined; only the text checks and the row function run in Python.
     """
 
-    def __init__(self, columns: Sequence[Column], prepared: bool = False) -> None:
+    def __init__(self, columns: Sequence[Column], zone: dt.tzinfo, prepared: bool = False) -> None:
         self.columns = columns
+        self.zone = zone
         self.prepared = prepared
         self.letters = [column_letter(index) for index in range(len(columns))]
         self.styles = [f' s="{CELL_STYLES[column.kind]}"' if column.kind in CELL_STYLES else "" for column in columns]
@@ -274,7 +279,7 @@ class SheetWriter:
     def _column(self, index: int, values: Sequence[Any]) -> ColumnCells:
         kind = self.columns[index].kind
         if not self.prepared:
-            values = _values(kind, values)
+            values = _values(kind, values, self.zone)
         elif kind not in INLINE_KINDS and "" in values:
             values = [value or None for value in values]  # COPY's NULL
         if kind in INLINE_KINDS:
@@ -352,11 +357,13 @@ def core_properties_xml(title: str, created: dt.datetime) -> str:
     )
 
 
-def _members(columns: Sequence[Column], chunks: Iterable[Chunk], title: str, prepared: bool) -> Iterator[MemberFile]:
+def _members(
+    columns: Sequence[Column], chunks: Iterable[Chunk], title: str, zone: dt.tzinfo, prepared: bool
+) -> Iterator[MemberFile]:
     """The package parts in write order; workbook.xml is built only after the sheet has been consumed."""
     created = dt.datetime.now(dt.UTC)
     modified = created.replace(tzinfo=None)
-    sheet = SheetWriter(columns, prepared)
+    sheet = SheetWriter(columns, zone, prepared)
 
     def small(name: str, text: str) -> MemberFile:
         return name, modified, FILE_MODE, ZIP_32, (text.encode(),)
@@ -374,10 +381,14 @@ def _members(columns: Sequence[Column], chunks: Iterable[Chunk], title: str, pre
 
 
 def xlsx_chunks(
-    columns: Sequence[Column], chunks: Iterable[Chunk], title: str, prepared: bool = False
+    columns: Sequence[Column], chunks: Iterable[Chunk], title: str, zone: dt.tzinfo, prepared: bool = False
 ) -> Generator[bytes, None, None]:
-    """Yield an .xlsx file as bytes while ``chunks`` is read (``prepared``: see :class:`SheetWriter`)."""
+    """Yield an .xlsx file as bytes while ``chunks`` is read.
+
+    ``zone``: timestamps are written as the wall-clock time there (zone-less cells); ``prepared``:
+    see :class:`SheetWriter` (PostgreSQL already converted them).
+    """
     yield from stream_zip(
-        _members(columns, chunks, title, prepared),
+        _members(columns, chunks, title, zone, prepared),
         get_compressobj=lambda: isal_zlib.compressobj(DEFLATE_LEVEL, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS),
     )

@@ -165,8 +165,8 @@ class Cluster:
         name = f"instances-{role}-{uuid.uuid4().hex[:8]}"
         return self.flask("tokens", "create", "--name", name, "--role", role).stdout.strip().splitlines()[-1]
 
-    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
-        """One ``flask rq-worker`` with the instances' environment; stopped (by PID) when the cluster stops."""
+    def start_worker(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """One ``flask rq-worker`` with the instances' environment (plus ``env``); stopped (by PID) with the cluster."""
         help_text = subprocess.run(
             [sys.executable, "-m", "flask", "--help"],
             cwd=BACKEND_DIR,
@@ -183,7 +183,7 @@ class Cluster:
             process = subprocess.Popen(
                 [sys.executable, "-m", "flask", "rq-worker", *args],
                 cwd=BACKEND_DIR,
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
