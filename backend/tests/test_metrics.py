@@ -314,4 +314,5 @@ def test_recycled_workers_keep_the_totals_without_piling_up_files(server_env, tm
     assert (directory / "keep.txt").exists()
     assert not (directory / "counter_999999.db").exists(), "emptied at master start"
     pss = [v for (name, _), v in scraped.items() if name == "nextops_worker_pss_bytes"]
-    assert len(pss) == 2 and all(v > 0 for v in pss), "one PSS figure per live worker"
+    # The scrape is itself a request: when it is a worker's fifth, the replacement starts while it is answered.
+    assert len(pss) in (2, 3) and all(v > 0 for v in pss), "one PSS figure per live worker"

@@ -341,3 +341,18 @@ def test_an_upload_naming_an_invoice_attaches_with_history(client, as_role, worl
     history = client.get(f"{path}/history", headers=jefe).get_json()["items"]
     assert [h["action"] for h in history] == ["create", "attach", "attach"]
     assert history[2]["changes"] == {"document_id": [first.get_json()["id"], again.get_json()["id"]]}
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_a_transitions_default_date_is_today_in_the_teams_zone(app, client, as_role, world, zone):
+    """UTC+14 and UTC-11: at any hour at least one of them is on another date than UTC."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    app.config["APP_TIMEZONE"] = zone
+    path = f"/api/invoices/{world['invoice']}/transitions"
+    moved = client.post(
+        path, json={"kind": "billing", "to": "billed"}, headers={**as_role("finanzas"), "If-Match": '"1"'}
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["billing_date"] == dt.datetime.now(ZoneInfo(zone)).date().isoformat()

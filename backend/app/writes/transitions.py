@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import request
+from flask import current_app, request
 from flask.typing import ResponseReturnValue
 
 from app.api import bp
@@ -48,6 +49,11 @@ FIELDS = (
 )
 
 
+def team_today() -> dt.date:
+    """Today in the team's zone: at 19:00 in San Salvador the server's UTC date is already tomorrow."""
+    return dt.datetime.now(ZoneInfo(current_app.config["APP_TIMEZONE"])).date()
+
+
 def transition(invoice: Invoice, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     kind, target = values["kind"], values["to"]
     column, date_column, edges = GRAPH[kind]
@@ -68,7 +74,7 @@ def transition(invoice: Invoice, values: dict[str, Any]) -> dict[str, tuple[Any,
         )
     changes: dict[str, Any] = {column: target}
     if target in DATED:
-        changes[date_column] = values.get("date") or dt.date.today()
+        changes[date_column] = values.get("date") or team_today()
     if kind == "payment":
         owed = invoice.applicable_amount if invoice.applicable_amount is not None else invoice.amount
         paid = values.get("amount_paid")
