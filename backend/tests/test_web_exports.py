@@ -167,3 +167,10 @@ def test_without_redis_the_start_is_explained_on_the_page_not_queued(seeded):
     assert "REDIS_URL" in page and "No background export yet" in page
     with seeded.app_context():
         assert db.session.scalar(select(func.count()).select_from(ExportJob)) == 0
+
+
+def test_your_exports_is_in_spanish_for_a_spanish_account(seeded):
+    client = signed_in(seeded, "operativo", language="es")
+    page = text(client.get("/exports"))
+    assert "Sus exportaciones" in page and "Aún no hay exportaciones en segundo plano" in page
+    assert "/assets/js/exports.mjs" in page
