@@ -70,7 +70,7 @@ def _owner_filter(job: ExportJob | None, principal: Principal) -> ExportJob:
 
 
 def _job(job_id: str) -> ExportJob:
-    return _owner_filter(db.session.get(ExportJob, job_id), current_principal())
+    return owned_job(job_id, current_principal())
 
 
 def describe(job: ExportJob) -> dict[str, Any]:
@@ -104,22 +104,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
-@bp.post("/exports")
-@require_role("operativo")
-def create_export_job() -> ResponseReturnValue:
-    """Queue an export; ``202`` with the job, ``429`` when the account already has its queued jobs."""
-    export_queue(current_app)  # 503 before anything else when REDIS_URL is not set
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, 'expected a JSON object: {"resource": "invoices", "format": "csv", ...}')
-    resource = body.get("resource")
-    if resource not in RESOURCES:
-        raise ApiError(
-            400, f"resource: expected one of {', '.join(RESOURCES)}", "invalid_parameter", parameter="resource"
-        )
-    payload = {"resource": resource, "args": _args(body)}
+def create_job(resource: str, args: list[list[str]], principal: Principal) -> ExportJob:
+    """Check the request as the streamed endpoint would, then record and queue the job (the API and the web app).
+
+    Raises the streamed endpoints' ``400``s, ``429`` at the account's limit of queued jobs and
+    ``503`` without ``REDIS_URL``, all before anything is written.
+    """
+    export_queue(current_app)
+    payload = {"resource": resource, "args": args}
     choice = parse_request(payload)  # every 400 of the streamed endpoints, before anything is queued
-    principal = current_principal()
     limit = current_app.config["EXPORT_JOB_MAX_QUEUED"]
     if queued_count(principal.user_id, principal.token_id) >= limit:
         raise ApiError(
@@ -144,6 +137,55 @@ def create_export_job() -> ResponseReturnValue:
     db.session.add(job)
     db.session.commit()
     enqueue(job)
+    return job
+
+
+def owned_jobs(principal: Principal, limit: int = 50) -> list[ExportJob]:
+    """The principal's own jobs, newest first ("your exports", for an admin too)."""
+    owner = (
+        ExportJob.user_id == principal.user_id
+        if principal.user_id is not None
+        else ExportJob.token_id == principal.token_id
+    )
+    return list(db.session.scalars(select(ExportJob).where(owner).order_by(ExportJob.created_at.desc()).limit(limit)))
+
+
+def owned_job(job_id: str, principal: Principal) -> ExportJob:
+    """The job if ``principal`` may see it (its owner, or an admin); else ``404``."""
+    return _owner_filter(db.session.get(ExportJob, job_id), principal)
+
+
+def cancel_or_remove(job: ExportJob, principal: Principal) -> bool:
+    """Cancel a queued or running job (True); remove an ended one and its file (False).
+
+    A running job stops at its next progress report, within about a second, and removes its partial file.
+    """
+    if job.status in EXPORT_JOB_ACTIVE:
+        if job.status == "queued":
+            cancel_queued(job)
+        job.status, job.finished_at, job.error = "cancelled", utcnow(), "cancelled by " + principal.actor
+        db.session.commit()
+        return True
+    discard(get_storage(current_app), None, None, job.result_key)
+    db.session.delete(job)
+    db.session.commit()
+    return False
+
+
+@bp.post("/exports")
+@require_role("operativo")
+def create_export_job() -> ResponseReturnValue:
+    """Queue an export; ``202`` with the job, ``429`` when the account already has its queued jobs."""
+    export_queue(current_app)  # 503 before anything else when REDIS_URL is not set
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, 'expected a JSON object: {"resource": "invoices", "format": "csv", ...}')
+    resource = body.get("resource")
+    if resource not in RESOURCES:
+        raise ApiError(
+            400, f"resource: expected one of {', '.join(RESOURCES)}", "invalid_parameter", parameter="resource"
+        )
+    job = create_job(resource, _args(body), current_principal())
     return jsonify(describe(job)), 202, {"Location": f"/api/exports/{job.id}"}
 
 
@@ -151,14 +193,7 @@ def create_export_job() -> ResponseReturnValue:
 @require_role("operativo")
 def list_export_jobs() -> ResponseReturnValue:
     """The caller's jobs, newest first (an admin's own too: the list is "your exports")."""
-    principal = current_principal()
-    owner = (
-        ExportJob.user_id == principal.user_id
-        if principal.user_id is not None
-        else ExportJob.token_id == principal.token_id
-    )
-    jobs = db.session.scalars(select(ExportJob).where(owner).order_by(ExportJob.created_at.desc()).limit(50)).all()
-    return jsonify(items=[describe(job) for job in jobs])
+    return jsonify(items=[describe(job) for job in owned_jobs(current_principal())])
 
 
 @bp.get("/exports/<string:job_id>")
@@ -213,13 +248,6 @@ def delete_export_job(job_id: str) -> ResponseReturnValue:
     """Cancel a queued or running job (``202``: a running one stops at its next progress report, within
     about a second, and removes its partial file); remove an ended one and its file (``204``)."""
     job = _job(job_id)
-    if job.status in EXPORT_JOB_ACTIVE:
-        if job.status == "queued":
-            cancel_queued(job)
-        job.status, job.finished_at, job.error = "cancelled", utcnow(), "cancelled by " + current_principal().actor
-        db.session.commit()
+    if cancel_or_remove(job, current_principal()):
         return jsonify(describe(job)), 202
-    discard(get_storage(current_app), None, None, job.result_key)
-    db.session.delete(job)
-    db.session.commit()
     return "", 204

@@ -27,6 +27,7 @@ bp.record_once(lambda state: _install(state.app))
 from app.web import (  # noqa: E402,F401  (views attach themselves to bp)
     account,
     documents,
+    exports,
     guard,
     imports,
     intake,

@@ -6,7 +6,7 @@ from typing import IO, Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -21,6 +21,7 @@ from app.uploads.documents import store_document
 from app.uploads.storage import get_storage
 from app.uploads.streaming import Upload, display_name, upload_limit
 from app.web import bp
+from app.web.exports import background_offered, picker_columns
 from app.web.forms import plain_money
 from app.web.guard import page_role
 from app.web.lists import PAGING_KEYS, capped_count, listing
@@ -62,6 +63,9 @@ def invoices() -> ResponseReturnValue:
         ).all(),
         billing_statuses=BILLING_STATUSES,
         payment_statuses=PAYMENT_STATUSES,
+        export_columns=picker_columns("invoices", str(get_locale())),
+        background=found.error is None
+        and background_offered(lambda: capped_count(Invoice, invoice_conditions(found.args))),
     )
     db.session.commit()
     return body

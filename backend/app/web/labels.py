@@ -57,6 +57,14 @@ TRANSITION = {
     "partial": N_("Record a partial payment"),
     "paid": N_("Mark paid"),
 }
+EXPORT_JOB = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "finished": N_("Finished"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+}
 ALL = {
     "ot_status": OT_STATUS,
     "provision": PROVISION,
@@ -66,4 +74,5 @@ ALL = {
     "assignment": ASSIGNMENT,
     "provider_type": PROVIDER_TYPE,
     "transition": TRANSITION,
+    "export_job": EXPORT_JOB,
 }

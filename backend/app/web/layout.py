@@ -31,6 +31,7 @@ NAV = (
     NavItem("/documents", N_("Documents"), "operativo"),
     NavItem("/clients", N_("Clients"), "operativo"),
     NavItem("/providers", N_("Providers"), "operativo"),
+    NavItem("/exports", N_("Your exports"), "operativo"),
     NavItem("/admin/users", N_("Users"), "admin"),
     NavItem("/admin/tokens", N_("Tokens"), "admin"),
     NavItem("/operator", N_("Operator"), "admin"),

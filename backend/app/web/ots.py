@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from app.api.routes import INVOICE_OPTIONS, OT_OPTIONS
@@ -11,6 +12,7 @@ from app.extensions import db
 from app.filters import ot_conditions
 from app.models import OT_STATUSES, Client, History, Invoice, Ot
 from app.web import bp
+from app.web.exports import background_offered, picker_columns
 from app.web.guard import page_role
 from app.web.lists import PAGE_SIZE, capped_count, listing
 from app.web.specs import PICKER_MAX
@@ -29,6 +31,8 @@ def ots() -> ResponseReturnValue:
         total=total,
         statuses=OT_STATUSES,
         clients=db.session.execute(select(Client.id, Client.name).order_by(Client.name).limit(PICKER_MAX)).all(),
+        export_columns=picker_columns("ots", str(get_locale())),
+        background=background_offered(lambda: total),
     )
     db.session.commit()
     return body
