@@ -36,7 +36,7 @@ def redis8() -> Iterator[Redis]:
 
 
 def picker(page: str) -> str:
-    match = re.search(r'<form method="get" action="/exports/new" class="picker">(.*?)</form>', page, re.S)
+    match = re.search(r'<form method="get" action="/exports/choose" class="picker">(.*?)</form>', page, re.S)
     assert match, "no column picker on the page"
     return match.group(1)
 
@@ -56,7 +56,7 @@ def test_the_picker_carries_the_filter_and_every_column_and_its_download_has_col
     assert "Invoice number" in form and "Export in the background" not in form
 
     query = "resource=invoices&lang=en&provision_status=pending&columns=amount&columns=invoice_number&columns=id"
-    response = client.get(f"/exports/new?{query}&format=csv&mode=download")
+    response = client.get(f"/exports/choose?{query}&format=csv&mode=download")
     assert response.status_code == 303
     location = response.headers["Location"]
     assert urlsplit(location).path == "/api/invoices/export"
@@ -80,11 +80,11 @@ def test_the_ot_picker_lists_the_ot_columns_and_an_unknown_column_is_the_api_400
     assert ("resource", "ots") in fields(form, "hidden") and ("lang", "es") in fields(form, "hidden")
     assert [value for name, value in fields(form, "checkbox")][:2] == ["operativo", "ot_number"]
     assert "Número OT" in form  # the file's own headings, in the page's language
-    response = client.get("/exports/new?resource=ots&format=csv&columns=ot_number&columns=bogus")
+    response = client.get("/exports/choose?resource=ots&format=csv&columns=ot_number&columns=bogus")
     assert response.headers["Location"].endswith("columns=ot_number,bogus")
     refused = client.get(response.headers["Location"])
     assert refused.status_code == 400 and "bogus" in text(refused)
-    assert client.get("/exports/new?resource=users").status_code == 404
+    assert client.get("/exports/choose?resource=users").status_code == 404
 
 
 def test_the_background_offer_needs_redis_and_a_count_above_the_setting(seeded):
@@ -107,7 +107,7 @@ def test_the_background_offer_needs_redis_and_a_count_above_the_setting(seeded):
 
 def _start(client, query: str) -> tuple[str, list[tuple[str, str]]]:
     """The confirmation page's POST form: its CSRF token and its hidden fields."""
-    page = text(client.get(f"/exports/new?{query}&mode=background"))
+    page = text(client.get(f"/exports/choose?{query}&mode=background"))
     form = re.search(r'<form method="post" action="/exports">(.*?)</form>', page, re.S)
     assert form, page
     hidden = fields(form.group(1), "hidden")

@@ -44,6 +44,7 @@ PAGES = {  # path -> the lowest role that may open it
     "/clients": "operativo",
     "/providers": "operativo",
     "/account": "operativo",
+    "/exports": "operativo",
     "/invoices/{invoice}/edit": "finanzas",
     "/ots/{ot}/edit": "finanzas",
     "/invoices/new": "jefe_operaciones",

@@ -1,10 +1,10 @@
-"""The export menu's column picker and background exports: ``/exports/new``, ``/exports`` ("your exports").
+"""The export menu's column picker and background exports: ``/exports/choose``, ``/exports`` ("your exports").
 
 The picker is a GET form (no JavaScript): its checkboxes arrive as ``columns`` repeated, which the
-streamed endpoints refuse (they take one comma list), so ``/exports/new`` joins them in the order
+streamed endpoints refuse (they take one comma list), so ``/exports/choose`` joins them in the order
 of the export's columns and redirects to the streamed endpoint with the same filter. Above
 ``EXPORT_BACKGROUND_ROWS`` matches (and with ``REDIS_URL`` set) the list offers a background export
-instead: ``/exports/new?mode=background`` shows the request as a POST form (CSRF), and ``POST
+instead: ``/exports/choose?mode=background`` shows the request as a POST form (CSRF), and ``POST
 /exports`` queues it through :func:`app.exports.job_routes.create_job`, the function ``POST
 /api/exports`` uses. Exports are reads, so ``operativo`` may do all of it.
 """
@@ -72,7 +72,7 @@ def _request_pairs(args: MultiDict[str, str]) -> list[list[str]]:
     return pairs
 
 
-@bp.get("/exports/new")
+@bp.get("/exports/choose")
 @page_role("operativo")
 def export_new() -> ResponseReturnValue:
     """The picker's target: the streamed download (303), or the background export's confirmation form."""
