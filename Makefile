@@ -39,7 +39,7 @@ run: $(VENV)/.runtime translations
 	cd $(BACKEND) && $(BIN)/flask db upgrade
 	cd $(BACKEND) && $(BIN)/flask seed --if-empty
 	@cd $(BACKEND) && token=$$($(BIN)/flask tokens create --name demo --role admin --replace | tail -n 1) && \
-		echo "" && echo "NextOps demo: http://$(HOST):$(PORT)/health" && \
+		echo "" && echo "NextOps: open http://$(HOST):$(PORT)/ in a browser (health check: /health)" && \
 		echo "Demo admin token (new on every 'make run'): $$token" && \
 		echo "Try: curl -H 'Authorization: Bearer $$token' 'http://$(HOST):$(PORT)/api/invoices?limit=5'" && echo ""
 	@cd $(BACKEND) && $(BIN)/flask users demo-admin > instance/.demo-admin && \

@@ -104,15 +104,20 @@ WEB_PATHS = (
     "/account",
     "/admin/users",
 )
-# What the app imports without its web blueprint, then the blueprint: measured in a fresh interpreter.
+# What the web blueprint imports: Babel and Flask-Babel (the account pages use them too, so they come first)
+# and app.web itself after the rest of the app, in a fresh interpreter.
 IMPORT_COST_SCRIPT = """
 import os
 from ops.process_memory import full_reading
+import flask, jinja2, sqlalchemy, werkzeug
+start = full_reading(os.getpid()).uss
+import babel, babel.dates, babel.numbers, flask_babel
+libraries = full_reading(os.getpid()).uss
 import app, app.accounts, app.api, app.exports, app.health, app.imports, app.intake, app.monitoring, app.uploads
-before = full_reading(os.getpid()).uss
+rest = full_reading(os.getpid()).uss
 import app.web
-after = full_reading(os.getpid()).uss
-print((after - before) / 1048576)
+web = full_reading(os.getpid()).uss
+print((libraries - start + web - rest) / 1048576)
 """
 
 
@@ -615,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             f"- Web blueprint (issue 12), default setup: **{web_total:+.1f} MB** (target ≤ {WEB_TARGET_MB}) →"
             f" {'PASS' if web_total <= WEB_TARGET_MB else 'MISS'}: the same warmed tree grew {web_serving:+.1f} MB PSS"
             f" serving {args.warm_requests // 2} page views (signed in, Spanish and English) after its API warm-up,"
-            f" and importing `app.web` adds {web_import:.1f} MB USS to a process holding the rest of the app"
+            f" and importing Babel, Flask-Babel and `app.web` adds {web_import:.1f} MB USS to a process"
             " (paid once, in the master before the fork, and counted here in full as an upper bound).",
             f"- Servers run by `{display_python(args.server_python)}`"
             " (except the dev-venv row); load average (1 min) at the end of part 1:"
