@@ -19,12 +19,10 @@ import time
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from common import BACKEND, OUT_DIR, RESULTS_DIR, bench_database_url, markdown_table, seeded_database, write_result
-
-sys.path.insert(0, str(BACKEND / "tests"))
-
 import requests
-from servers import run_gunicorn
+from common import OUT_DIR, RESULTS_DIR, bench_database_url, markdown_table, seeded_database, write_result
+
+from tests.helpers.servers import run_gunicorn
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 P50_TARGET_MS, P99_TARGET_MS = 10.0, 50.0
@@ -51,12 +49,13 @@ def cases(url: str) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT i.invoice_number, i.provider_id, i.provider_nit, o.id, o.ot_number, o.client_id, o.master_bl "
+                "SELECT i.invoice_number, i.provider_id, i.provider_nit, o.id, o.ot_number, o.client_id, o.master_bl, "
+                "o.operativo "
                 "FROM invoices i JOIN ots o ON o.id = i.ot_id ORDER BY i.id LIMIT 1"
             )
         ).one()
     engine.dispose()
-    invoice_number, provider_id, provider_nit, ot_id, ot_number, client_id, master_bl = row
+    invoice_number, provider_id, provider_nit, ot_id, ot_number, client_id, master_bl, operativo = row
     invoice_filters: list[tuple[str, dict[str, str]]] = [
         ("unfiltered (baseline)", {}),
         ("invoice_number", {"invoice_number": invoice_number}),
@@ -68,12 +67,15 @@ def cases(url: str) -> list[tuple[str, str]]:
         ("provider_nit=900 (none)", {"provider_nit": "900"}),
         ("cost_type=ADUANA", {"cost_type": "ADUANA"}),
         ("provision_status=pending", {"provision_status": "pending"}),
-        ("provision_status=reversed", {"provision_status": "reversed"}),
-        ("billing_status=paid", {"billing_status": "paid"}),
-        ("billing_status=billed,paid", {"billing_status": "billed,paid"}),
+        ("provision_status=in_review", {"provision_status": "in_review"}),
+        ("provision_status=voided (none)", {"provision_status": "voided"}),
+        ("billing_status=billed", {"billing_status": "billed"}),
+        ("payment_status=paid", {"payment_status": "paid"}),
+        ("payment_status=partial,paid", {"payment_status": "partial,paid"}),
         ("assignment_method=unassigned", {"assignment_method": "unassigned"}),
         ("needs_review=true", {"needs_review": "true"}),
-        ("billing_status=paid&needs_review=true", {"billing_status": "paid", "needs_review": "true"}),
+        ("payment_status=paid&needs_review=true", {"payment_status": "paid", "needs_review": "true"}),
+        ("operativo", {"operativo": operativo}),
         ("amount_min=24990 (rare)", {"amount_min": "24990"}),
         ("amount_max=60 (rare)", {"amount_max": "60"}),
         ("issue_date in March", {"issue_date_from": "2026-03-01", "issue_date_to": "2026-03-31"}),
