@@ -53,3 +53,34 @@ def test_cli_rejects_unknown_role(runner):
 def test_health_needs_no_token(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     assert client.get("/health/ready").get_json()["database"] == "ok"
+
+
+def _checkouts_per_call(app, client, path, headers=None):
+    """Pool checkouts one request makes, and how many connections it leaves checked out."""
+    from sqlalchemy import event
+
+    client.get(path, headers=headers)  # warm: the first call may touch the token's last_used_at
+    with app.app_context():
+        engine = db.engine
+    checkouts = []
+    listener = lambda *args: checkouts.append(1)  # noqa: E731
+    event.listen(engine, "checkout", listener)
+    try:
+        response = client.get(path, headers=headers)
+    finally:
+        event.remove(engine, "checkout", listener)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return len(checkouts), engine.pool.checkedout()
+
+
+def test_a_small_call_checks_out_one_connection(app, client, auth, seeded):
+    """The caller's look-up and the view share one connection (one pre-ping), handed back at teardown."""
+    for path in ("/api/invoices?limit=5", "/api/invoices?limit=5&q=FV3", "/api/ots?limit=5", "/api/invoices/1"):
+        assert _checkouts_per_call(app, client, path, auth) == (1, 0), path
+
+
+def test_a_signed_in_call_checks_out_one_connection(app):
+    from web_helpers import signed_in
+
+    client = signed_in(app, "operativo")
+    assert _checkouts_per_call(app, client, "/api/invoices?limit=5") == (1, 0)

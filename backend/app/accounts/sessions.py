@@ -101,7 +101,6 @@ def session_principal() -> Principal | None:
             name=user.display_name,
             language=user.language,
         )
-    db.session.commit()  # end the read transaction before the view (streamed responses)
     if principal is None:
         end_session()
         return None
