@@ -322,6 +322,16 @@ class Ot(db.Model):
     carrier: Mapped[Provider | None] = relationship()
     __mapper_args__ = {"version_id_col": version}
 
+    # The related names the API shows. The list endpoints select them as labelled columns of the same
+    # names instead (app.api.lists), so one serializer reads a loaded OT and a plain row alike.
+    @property
+    def client_name(self) -> str | None:
+        return self.client.name if self.client else None
+
+    @property
+    def carrier_name(self) -> str | None:
+        return self.carrier.name if self.carrier else None
+
     # The searches (invoices' and OTs' q=) match these by substring (the JSON lists as text: below the class).
     __table_args__ = (
         trigram_index("ix_ots_ot_number_trgm", "ot_number"),
@@ -403,6 +413,19 @@ class Invoice(db.Model):
     provider: Mapped[Provider] = relationship()
     document: Mapped[StoredFile | None] = relationship()
     __mapper_args__ = {"version_id_col": version}
+
+    # As on Ot: the related names the API shows, selected as columns of these names by the list endpoints.
+    @property
+    def ot_number(self) -> str | None:
+        return self.ot.ot_number if self.ot else None
+
+    @property
+    def operativo(self) -> str | None:
+        return self.ot.operativo if self.ot else None
+
+    @property
+    def provider_name(self) -> str | None:
+        return self.provider.name if self.provider else None
 
     __table_args__ = (
         Index("ix_invoices_provider_issue", "provider_id", "issue_date"),

@@ -94,6 +94,9 @@ def keyset_page(
     is the same rows the OR gives, but each arm is planned on its own, so PostgreSQL reads a rare term
     from its index and walks the id index only for a common one; planned as one OR it can walk the
     whole table for a rare term whose matches are fewer than a page.
+
+    ``stmt`` selects one entity (the rows are its objects) or several columns (the rows are plain rows
+    with an ``id``, as the API's lists read them: :mod:`app.api.lists`).
     """
     backwards = before is not None
     bounds = []
@@ -118,7 +121,8 @@ def keyset_page(
         stmt = stmt.where(id_column.in_(select(newest.c.id)))
     else:
         stmt = stmt.where(*conditions, *bounds)
-    rows = list(db.session.execute(stmt.order_by(order).limit(wanted)).scalars().all())
+    result = db.session.execute(stmt.order_by(order).limit(wanted))
+    rows = list(result.scalars().all() if len(result.keys()) == 1 else result.all())
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

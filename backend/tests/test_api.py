@@ -233,3 +233,43 @@ def test_detail_endpoints(client, auth, all_invoices, all_ots):
     ot = client.get(f"/api/ots/{all_ots[2]['id']}", headers=auth).get_json()
     assert ot == all_ots[2]
     assert isinstance(ot["containers"], list)
+
+
+def test_every_listed_row_is_its_detail(app, client, auth, seeded):
+    """The lists read plain rows (app.api.lists), the details loaded models: the JSON must not differ."""
+    from app.extensions import db
+    from app.models import Ot
+
+    with app.app_context():
+        db.session.scalars(db.select(Ot).limit(1)).one().carrier_id = None
+        db.session.commit()
+    all_invoices, all_ots = fetch_all(client, auth, "/api/invoices"), fetch_all(client, auth, "/api/ots")
+    assert any(item["ot_id"] is None for item in all_invoices), "the seed has unassigned invoices"
+    assert any(item["carrier_id"] is None for item in all_ots)
+    for item in all_invoices:
+        assert client.get(f"/api/invoices/{item['id']}", headers=auth).get_json() == item
+    for item in all_ots:
+        assert client.get(f"/api/ots/{item['id']}", headers=auth).get_json() == item
+
+
+def test_lists_build_no_model_objects(app, client, auth, seeded):
+    """A list page is plain rows: loading 50 invoices with their OTs and providers as objects cost the CPU."""
+    from sqlalchemy import event
+
+    from app.models import Client, Invoice, Ot, Provider
+
+    loaded = []
+
+    def record(target, _context):
+        loaded.append(type(target).__name__)
+
+    models = (Invoice, Ot, Provider, Client)
+    for model in models:
+        event.listen(model, "load", record)
+    try:
+        for path in ("/api/invoices?limit=50", "/api/invoices?limit=50&q=a", "/api/ots?limit=50"):
+            assert len(client.get(path, headers=auth).get_json()["items"]) > 0
+    finally:
+        for model in models:
+            event.remove(model, "load", record)
+    assert loaded == []

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
+from app.api.lists import invoice_rows, ot_rows
 from app.api.serializers import invoice_json, ot_json
 from app.errors import ApiError
 from app.extensions import db
@@ -18,10 +19,9 @@ from app.models import Invoice, Ot
 from app.pagination import page_limit, paginate
 
 
-def _page(model: Any, conditions: list[Any], options: list[Any], to_json: Any) -> ResponseReturnValue:
+def _page(stmt: Select[Any], id_column: Any, conditions: list[Any], to_json: Any) -> ResponseReturnValue:
     limit = page_limit(request.args.get("limit"))
-    stmt = select(model).options(*options)
-    rows, next_cursor = paginate(stmt, model.id, request.args.get("cursor"), limit, conditions)
+    rows, next_cursor = paginate(stmt, id_column, request.args.get("cursor"), limit, conditions)
     return jsonify(items=[to_json(row) for row in rows], next=next_cursor, limit=limit)
 
 
@@ -41,7 +41,7 @@ OT_OPTIONS = [joinedload(Ot.client), joinedload(Ot.carrier)]
 @bp.get("/invoices")
 def list_invoices() -> ResponseReturnValue:
     """Invoices, newest first, filtered by the query string (see :data:`app.filters.INVOICE_PARAMS`)."""
-    return _page(Invoice, invoice_conditions(request.args, PAGINATION_PARAMS), INVOICE_OPTIONS, invoice_json)
+    return _page(invoice_rows(), Invoice.id, invoice_conditions(request.args, PAGINATION_PARAMS), invoice_json)
 
 
 @bp.get("/invoices/<id:invoice_id>")
@@ -52,7 +52,7 @@ def get_invoice(invoice_id: int) -> ResponseReturnValue:
 @bp.get("/ots")
 def list_ots() -> ResponseReturnValue:
     """OTs, newest first, filtered by the query string (see :data:`app.filters.OT_PARAMS`)."""
-    return _page(Ot, ot_conditions(request.args, PAGINATION_PARAMS), OT_OPTIONS, ot_json)
+    return _page(ot_rows(), Ot.id, ot_conditions(request.args, PAGINATION_PARAMS), ot_json)
 
 
 @bp.get("/ots/<id:ot_id>")

@@ -1,10 +1,16 @@
-"""Model -> JSON dicts for the read API; dates as ISO strings, money as strings (exact decimals)."""
+"""Model -> JSON dicts for the read API; dates as ISO strings, money as strings (exact decimals).
+
+Each serializer reads attributes only, so it takes a loaded model (a detail, a write's answer) or a
+plain row of the list SELECT (:mod:`app.api.lists`) whose columns carry the same names.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import Row
 
 from app.models import Invoice, Ot
 
@@ -17,17 +23,16 @@ def _decimal(value: Decimal | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def invoice_json(invoice: Invoice) -> dict[str, Any]:
-    ot, provider = invoice.ot, invoice.provider
+def invoice_json(invoice: Invoice | Row[Any]) -> dict[str, Any]:
     return {
         "id": invoice.id,
         "invoice_number": invoice.invoice_number,
         "ot_id": invoice.ot_id,
-        "ot_number": ot.ot_number if ot else None,
+        "ot_number": invoice.ot_number,
         "provider_id": invoice.provider_id,
-        "provider_name": provider.name if provider else None,
+        "provider_name": invoice.provider_name,
         "provider_nit": invoice.provider_nit,
-        "operativo": ot.operativo if ot else None,
+        "operativo": invoice.operativo,
         "cost_type": invoice.cost_type,
         "amount": _decimal(invoice.amount),
         "applicable_amount": _decimal(invoice.applicable_amount),
@@ -54,16 +59,16 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-def ot_json(ot: Ot) -> dict[str, Any]:
+def ot_json(ot: Ot | Row[Any]) -> dict[str, Any]:
     return {
         "id": ot.id,
         "ot_number": ot.ot_number,
         "operativo": ot.operativo,
         "operation_type": ot.operation_type,
         "client_id": ot.client_id,
-        "client_name": ot.client.name if ot.client else None,
+        "client_name": ot.client_name,
         "carrier_id": ot.carrier_id,
-        "carrier_name": ot.carrier.name if ot.carrier else None,
+        "carrier_name": ot.carrier_name,
         "master_bl": ot.master_bl,
         "house_bls": list(ot.house_bls or []),
         "containers": list(ot.containers or []),
