@@ -14,9 +14,11 @@ XLSX zip signatures), so a truncated stream counts as an error.
 
 Measured: the whole gunicorn process tree (master + workers) sampled every ``--interval`` seconds
 with ``full_reading`` (smaps_rollup): peak of the summed PSS and of the summed RSS, plus the idle
-figures before load; requests/s; p50/p99 of the list calls; per-kind outcomes. 429/503 answers with
-Retry-After count as "throttled" (a designed limit, honoured by the client), anything else that is not
-2xx, a timeout or a broken stream counts as an error.
+figures before load; requests/s; p50/p99 of the list calls; per-kind outcomes. The samples themselves
+(seconds since the load started, summed PSS and RSS) go to bench/results/load.json for the
+memory-over-time picture (bench/plots.py). 429/503 answers with Retry-After count as "throttled" (a
+designed limit, honoured by the client), anything else that is not 2xx, a timeout or a broken stream
+counts as an error.
 
 Database: PostgreSQL ``BENCH_DATABASE_URL`` (default: the local test server, when it answers) in
 its own schema ``bench_load``, seeded once and reused; otherwise SQLite under bench/out/.
@@ -29,6 +31,7 @@ a number that was not measured.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import statistics
@@ -42,7 +45,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import OUT_DIR, ROOT, bench_database_url, markdown_table, seeded_database, write_result
+from common import OUT_DIR, RESULTS_DIR, ROOT, bench_database_url, markdown_table, seeded_database, write_result
 
 from ops.process_memory import full_reading, process_tree
 from tests.helpers.servers import run_gunicorn
@@ -96,18 +99,74 @@ SETUPS = (
 # ---------------------------------------------------------------- memory
 
 
-class TreeMemorySampler:
-    """Sums RSS and PSS over a process tree every ``interval`` s in a thread; keeps the peaks.
+@dataclass(frozen=True, slots=True)
+class TreeSample:
+    """One reading of the whole tree; ``seconds`` counts from the start of the load."""
 
-    PSS comes from smaps_rollup (~1 ms per process, more for big ones), so the interval stays >= 0.1 s.
+    seconds: float
+    rss: int
+    pss: int
+    processes: int
+
+
+MAX_SERIES = 2000  # points kept per setup: at 0.2 s that is the first 400 s unthinned
+
+
+class PeakSeries:
+    """Memory samples over time in at most ``limit`` points, whatever the run's length.
+
+    A long run (or a short ``--interval``) would otherwise grow the list, and load.json, without
+    bound. When the list is full, neighbouring pairs are merged and each point then stands for twice
+    as many readings. A merged point keeps its reading with the higher PSS, so the picture's curve
+    still reaches the peak that the table reports.
     """
 
-    def __init__(self, root_pid: int, interval: float) -> None:
+    def __init__(self, limit: int = MAX_SERIES) -> None:
+        self.limit = max(2, limit)
+        self.points: list[TreeSample] = []
+        self._per_point = 1
+        self._pending: TreeSample | None = None
+        self._pending_count = 0
+
+    def add(self, sample: TreeSample) -> None:
+        if self._pending is None or sample.pss > self._pending.pss:
+            self._pending = sample
+        self._pending_count += 1
+        if self._pending_count == self._per_point:
+            self._append(self._pending)
+
+    def close(self) -> None:
+        """Keep a partly filled last point (the readings after the last full one)."""
+        if self._pending is not None:
+            self._append(self._pending)
+
+    def _append(self, point: TreeSample) -> None:
+        self.points.append(point)
+        self._pending, self._pending_count = None, 0
+        if len(self.points) >= self.limit:
+            pairs = zip(self.points[0::2], self.points[1::2], strict=False)
+            merged = [max(pair, key=lambda point: point.pss) for pair in pairs]
+            if len(self.points) % 2:
+                merged.append(self.points[-1])
+            self.points = merged
+            self._per_point *= 2
+
+
+class TreeMemorySampler:
+    """Sums RSS and PSS over a process tree every ``interval`` s in a thread; keeps the peaks and the series.
+
+    PSS comes from smaps_rollup (~1 ms per process, more for big ones), so the interval stays >= 0.1 s.
+    The series' clock starts when the ``with`` block is entered, right before the clients start.
+    """
+
+    def __init__(self, root_pid: int, interval: float, limit: int = MAX_SERIES) -> None:
         self.root_pid = root_pid
         self.interval = max(0.1, interval)
         self.peak_rss = self.peak_pss = 0
         self.max_processes = 0
         self.samples = 0
+        self.series = PeakSeries(limit)
+        self.started = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -126,6 +185,7 @@ class TreeMemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            seconds = time.monotonic() - self.started
             try:
                 rss, pss, count = self.read()
             except psutil.NoSuchProcess:
@@ -133,15 +193,18 @@ class TreeMemorySampler:
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self.max_processes = max(self.max_processes, count)
             self.samples += 1
+            self.series.add(TreeSample(seconds, rss, pss, count))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemorySampler:
+        self.started = time.monotonic()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.series.close()
 
 
 # ---------------------------------------------------------------- clients
@@ -275,6 +338,7 @@ class RunResult:
     outcomes: list[Outcome]
     missing: dict[str, str]
     rows: int = 0
+    series: list[TreeSample] = field(default_factory=list)
 
     def count(self, kind: str | None = None, status: str | None = None) -> int:
         """Outcomes matching ``kind``/``status``; a missing endpoint counts as one error of its kind."""
@@ -322,13 +386,12 @@ def run_setup(setup: Setup, args: argparse.Namespace, url: str, token: str, stor
             thread = threading.Thread(target=client_loop, args=(client, kind, deadline, index, outcomes), daemon=True)
             threads.append(thread)
         print(f"[{setup.key}] {len(threads)} clients for {args.duration}s (+ in-flight requests)", flush=True)
-        start = time.monotonic()
         with sampler:
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join(args.duration + REQUEST_TIMEOUT[1])
-        elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - sampler.started
     return RunResult(
         setup,
         workers - 1,
@@ -341,6 +404,7 @@ def run_setup(setup: Setup, args: argparse.Namespace, url: str, token: str, stor
         list(outcomes),
         missing,
         args.rows,
+        sampler.series.points,
     )
 
 
@@ -468,6 +532,43 @@ def chosen_setups(args: argparse.Namespace) -> list[Setup]:
     return [s for s in setups if args.only in (None, s.key)]
 
 
+def series_json(runs: list[RunResult], args: argparse.Namespace) -> str:
+    """load.json's text: the run's settings, each setup's figures, then its memory samples one per line.
+
+    One sample per line (``[seconds since the load started, PSS MB, RSS MB, processes]``) keeps the
+    committed file diffable; MB to 0.1 and seconds to 0.01 are finer than anything the picture shows.
+    """
+    settings = {
+        "duration_s": args.duration,
+        "interval_s": args.interval,
+        "clients": args.clients,
+        "rows": args.rows,
+        "columns": ["seconds", "pss_mb", "rss_mb", "processes"],
+    }
+    setups = []
+    for run in runs:
+        figures = {
+            "label": run.setup.label,
+            "workers": run.workers,
+            "idle_pss_mb": round(run.idle_pss / MB, 1),
+            "idle_rss_mb": round(run.idle_rss / MB, 1),
+            "peak_pss_mb": round(run.peak_pss / MB, 1),
+            "peak_rss_mb": round(run.peak_rss / MB, 1),
+            "elapsed_s": round(run.elapsed, 2),
+            "errors": run.count(status="error"),
+            "readings": run.samples,
+        }
+        lines = ",\n".join(
+            "    " + json.dumps([round(s.seconds, 2), round(s.pss / MB, 1), round(s.rss / MB, 1), s.processes])
+            for s in run.series
+        )
+        setups.append(
+            f'  {json.dumps(run.setup.key)}: {{\n   "figures": {json.dumps(figures, ensure_ascii=False)},\n'
+            f'   "samples": [\n{lines}\n   ]\n  }}'
+        )
+    return '{\n "settings": ' + json.dumps(settings) + ',\n "setups": {\n' + ",\n".join(setups) + "\n }\n}\n"
+
+
 EXPORT_RATIO_TARGET = 0.8
 
 
@@ -534,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             body += f"- Target 4 (issue 14): {target}: {p99:.0f} ms → {verdict}\n\n"
     body += kinds_table(runs)
     write_result("load", "Before/after under load (whole process tree)", command, body)
+    (RESULTS_DIR / "load.json").write_text(series_json(runs, args))
     missing = any(run.missing for run in runs)
     after_errors = sum(run.count(status="error") for run in runs if run.setup.key == "after")
     if missing:

@@ -70,7 +70,7 @@ BENCH_COMMANDS = (
     ("make bench-monitoring", "bench/monitoring.py -> bench/results/monitoring.md"),
     ("make bench-metrics", "bench/metrics.py -> bench/results/metrics.md (/metrics cost per request; scrape size)"),
     ("make bench-scale", "bench/scale.py -> bench/results/scale.md (two instances sharing PostgreSQL, Redis, S3)"),
-    ("make bench-load", "bench/load.py -> bench/results/load.md (BENCH_LOAD_ARGS='--duration 15' for a short run)"),
+    ("make bench-load", "bench/load.py -> bench/results/load.md, .json (BENCH_LOAD_ARGS='--duration 15': shorter)"),
     ("make bench-report", "rebuild this file from bench/results/*.md without re-running anything"),
 )
 

@@ -2,16 +2,21 @@
 
 A wrong baseline would make every before/after figure wrong, so the old export and upload are run
 here for real (both databases) and checked for complete output; the harness helpers that decide what
-counts as an error are checked too. Timing is never asserted: that is the benchmark's job.
+counts as an error are checked too, and so are the memory samples behind the memory-over-time
+picture (bounded, the peak kept, load.json readable by bench/plots.py). Timing is never asserted:
+that is the benchmark's job.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,72 @@ def test_tree_sampler_reads_pss_and_rss_of_a_real_process_tree() -> None:
 def test_error_notes_stay_on_one_table_line() -> None:
     note = load.one_line("HTTP 500: <html>\n  <head>\n | x")
     assert "\n" not in note and "|" not in note
+
+
+def sample(seconds: float, pss: int) -> load.TreeSample:
+    return load.TreeSample(seconds, pss * 2, pss, 3)
+
+
+def test_series_stays_bounded_and_keeps_the_peak() -> None:
+    series = load.PeakSeries(limit=10)
+    for index in range(1000):
+        series.add(sample(index * 0.2, 500 if index == 777 else 100 + index % 7))
+    series.close()
+
+    assert 5 <= len(series.points) < 10
+    assert max(point.pss for point in series.points) == 500
+    times = [point.seconds for point in series.points]
+    assert times == sorted(times) and times[0] < 30 < 170 < times[-1]  # the whole run, in order
+
+
+def test_series_keeps_every_reading_below_its_limit() -> None:
+    series = load.PeakSeries(limit=100)
+    for index in range(7):
+        series.add(sample(index, index))
+    series.close()
+
+    assert [point.pss for point in series.points] == list(range(7))
+
+
+def test_sampler_series_counts_seconds_from_the_start_of_the_load() -> None:
+    with load.TreeMemorySampler(os.getpid(), 0.1) as sampler:
+        time.sleep(0.35)
+
+    points = sampler.series.points
+    assert len(points) == sampler.samples >= 2
+    assert 0 <= points[0].seconds < 0.1
+    assert all(point.pss > 0 and point.processes >= 1 for point in points)
+
+
+def load_results(samples: list[load.TreeSample]) -> dict[str, object]:
+    runs = [
+        load.RunResult(setup, 2, 90 * load.MB, 80 * load.MB, 0, 0, len(samples), 12.0, [], {}, 100, samples)
+        for setup in load.SETUPS
+    ]
+    args = argparse.Namespace(duration=10.0, interval=0.2, clients=20, rows=100)
+    return json.loads(load.series_json(runs, args))
+
+
+def test_load_json_holds_every_setups_samples_in_mb() -> None:
+    results = load_results([sample(0.0, 100 * load.MB), sample(0.2, 150 * load.MB)])
+
+    assert list(results["setups"]) == ["before", "after"]
+    before = results["setups"]["before"]
+    assert before["figures"]["idle_pss_mb"] == 80.0
+    assert before["samples"] == [[0.0, 100.0, 200.0, 3], [0.2, 150.0, 300.0, 3]]
+    assert before["figures"]["errors"] == 0
+    assert results["settings"]["columns"] == ["seconds", "pss_mb", "rss_mb", "processes"]
+
+
+def test_memory_picture_is_drawn_from_load_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    import plots
+
+    source = tmp_path / "load.json"
+    source.write_text(json.dumps(load_results([sample(s / 5, (100 + s) * load.MB) for s in range(50)])))
+    monkeypatch.setattr(plots, "LOAD_PNG", tmp_path / "load-memory.png")
+
+    drawn = plots._load_memory(source)
+
+    assert drawn == tmp_path / "load-memory.png"
+    assert drawn.read_bytes().startswith(b"\x89PNG")
