@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, false, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, String, cast, false, or_, select, union
 from werkzeug.datastructures import MultiDict
 
 from app.catalogs import cost_type_codes
@@ -128,10 +128,10 @@ def _date_range(name: str, column: Any, timestamp: bool = False) -> list[Param]:
     ]
 
 
-RELATED_IDS_MAX = 1000
+RELATED_IDS_MAX = 2000
 
 
-def _related(column: Any, ids: Select[Any], many: Condition) -> Condition | None:
+def _related(column: Any, ids: Select[Any] | CompoundSelect, many: Condition) -> Condition | None:
     """``column IN <ids of the related rows>``, with the ids looked up first when there are few of them.
 
     The search's OR is only fast on PostgreSQL when the planner can tell how many invoices match it:
@@ -141,15 +141,21 @@ def _related(column: Any, ids: Select[Any], many: Condition) -> Condition | None
     term that matches none. So the related table (providers, OTs matching by trigram, a client's
     OTs) is searched first and its ids go into the statement as constants. Above ``RELATED_IDS_MAX``
     ids the term is common and ``many`` (an EXISTS) is used: PostgreSQL hashes it inside the OR and
-    walks the id index until a page is full. That is still the slowest kind of search (q=MAEU at 1M
-    invoices: 10,000 matching OTs hashed, ~30 ms); a per-row probe instead (a correlated scalar
-    subquery) halved it there but was 6x slower for q=900, whose walk is longer.
+    walks the id index until a page is full, the slowest kind of search (a per-row probe instead, a
+    correlated scalar subquery, was faster for some common terms and much slower for others). The
+    limit is set so that a term matching a few percent of the OTs (q=900 at 1M invoices) is still
+    inlined: the EXISTS walk costs more than the longer IN list (``make bench-search``).
     None: no related row matches, the arm can be left out.
     """
     found = db.session.scalars(ids.limit(RELATED_IDS_MAX + 1)).all()
     if len(found) > RELATED_IDS_MAX:
         return many
     return column.in_(found) if found else None
+
+
+def _first_ids(id_column: Any, condition: Condition) -> Any:
+    """The ids matching ``condition``, at most one more than :func:`_related` inlines: a common term stops early."""
+    return select(id_column.label("id")).where(condition).limit(RELATED_IDS_MAX + 1).subquery()
 
 
 def _or_nothing(condition: Condition | None) -> Condition:
@@ -163,7 +169,11 @@ def _invoice_text(raw: str) -> Condition:
     from the related tables (see :func:`_related`).
     """
     pattern = _like(raw)
-    ot_match = or_(Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))
+    ot_columns = (Ot.ot_number.ilike(pattern, escape="\\"), Ot.master_bl.ilike(pattern, escape="\\"))
+    ot_match = or_(*ot_columns)
+    # The OTs' ids as one SELECT per column: planned as one OR, PostgreSQL read all the OTs for a term
+    # matching ~1% of them (q=900) instead of ORing their two trigram indexes.
+    ot_ids = union(*(select(arm.c.id) for arm in (_first_ids(Ot.id, column) for column in ot_columns)))
     provider_match = Provider.name.ilike(pattern, escape="\\")
     arms = [
         Invoice.invoice_number.ilike(pattern, escape="\\"),
@@ -174,7 +184,7 @@ def _invoice_text(raw: str) -> Condition:
             select(Provider.id).where(provider_match),
             Invoice.provider.has(provider_match),
         ),
-        _related(Invoice.ot_id, select(Ot.id).where(ot_match), Invoice.ot.has(ot_match)),
+        _related(Invoice.ot_id, ot_ids, Invoice.ot.has(ot_match)),
     ]
     return or_(*(arm for arm in arms if arm is not None))
 
