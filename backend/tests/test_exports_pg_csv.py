@@ -262,27 +262,64 @@ def test_turns_pause_only_while_other_requests_wait(monkeypatch):
     clock = iter([0.0, 0.004, 0.004, 0.010, 0.010])
     monkeypatch.setattr(turns.time, "perf_counter", lambda: next(clock))
     monkeypatch.setattr(turns.InFlight, "others", 0)
-    turn = turns.Turns()
-    turn.take()
-    monkeypatch.setattr(turns.InFlight, "others", 1)
-    turn.take()
+    monkeypatch.setattr(turns.InFlight, "bulk", 0)
+    monkeypatch.setattr(turns.InFlight, "bulk_counted", 0)
+    with turns.Turns() as turn:
+        turn.take()
+        monkeypatch.setattr(turns.InFlight, "others", 1)
+        turn.take()
     assert slept[0] == 0.0
     assert abs(slept[1] - 0.006 * (1 - turns.EXPORT_SHARE) / turns.EXPORT_SHARE) < 1e-9
+    assert turns.InFlight.bulk == 0
 
 
-def test_other_requests_are_counted_while_they_run(app, client, auth, monkeypatch):
+def test_the_share_is_the_whole_worker_s_not_each_export_s(monkeypatch):
+    """Two exports in one worker each pause long enough that together they keep EXPORT_SHARE of it;
+    uploads are bulk streams too, and are not small requests waiting for a turn."""
     from app.exports import turns
 
-    seen = []
-    monkeypatch.setattr(turns.InFlight, "others", 0)
+    slept = []
+    clock = [0.0]
+    monkeypatch.setattr(turns.time, "sleep", slept.append)
+    monkeypatch.setattr(turns.time, "perf_counter", lambda: clock[0])
+    for name in ("others", "bulk", "bulk_counted"):
+        monkeypatch.setattr(turns.InFlight, name, 0)
+    with turns.Turns() as first, turns.Turns() as second:
+        monkeypatch.setattr(turns.InFlight, "others", 1)
+        clock[0] = 0.010
+        first.take()
+        second.take()
+        with turns.Turns(counted_self=True) as upload:
+            monkeypatch.setattr(turns.InFlight, "others", 2)  # the upload's request and a list call
+            assert turns.InFlight.small_waiting()
+            monkeypatch.setattr(turns.InFlight, "others", 1)  # the upload's request only
+            assert not turns.InFlight.small_waiting()
+            clock[0] = 0.020
+            upload.take()
+    chunk_share = [0.010 / (0.010 + pause) for pause in slept[:2]]
+    assert sum(chunk_share) == pytest.approx(turns.EXPORT_SHARE)
+    assert slept[2] == 0.0
+    assert (turns.InFlight.bulk, turns.InFlight.bulk_counted) == (0, 0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_finished_or_abandoned_export_leaves_the_turns_count(app, client, auth, monkeypatch, fmt):
+    from app.cli.seed import seed
+    from app.exports import turns
+
     with app.app_context():
-        original = app.view_functions["api.list_invoices"]
-
-        def spying(*args, **kwargs):
-            seen.append(turns.InFlight.others)
-            return original(*args, **kwargs)
-
-        monkeypatch.setitem(app.view_functions, "api.list_invoices", spying)
-    assert client.get("/api/invoices", headers=auth).status_code == 200
-    assert seen == [1]
-    assert turns.InFlight.others == 0
+        seed(ots=10, invoices=2000, seed_value=5)  # enough for the XLSX's deflate to emit before the end
+    app.config["EXPORT_CHUNK_SIZE"] = 20
+    monkeypatch.setattr(turns.InFlight, "bulk", 0)
+    response = client.get(f"/api/invoices/export?format={fmt}", headers=auth, buffered=False)
+    b"".join(response.response)
+    response.close()
+    assert turns.InFlight.bulk == 0
+    response = client.get(f"/api/invoices/export?format={fmt}", headers=auth, buffered=False)
+    pieces = iter(response.response)
+    for _piece in pieces:  # the XLSX writer asks for rows only after its zip headers
+        if turns.InFlight.bulk:
+            break
+    assert turns.InFlight.bulk == 1, "the export is streaming rows"
+    response.close()  # the client went away mid-stream
+    assert turns.InFlight.bulk == 0

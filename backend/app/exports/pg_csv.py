@@ -236,13 +236,13 @@ class PostgresCsvStream:
         try:
             rows, self._first = self._first or [], None
             piece = csv_header(self.columns)
-            turns = Turns()
-            while rows:
-                # Each row arrives as one COPY message ending in LF; csv.writer ends rows with CRLF.
-                yield piece + b"\r\n".join([row[:-1] for row in rows]) + b"\r\n"
-                turns.take()
-                piece = b""
-                rows = self._chunk()
+            with Turns() as turns:
+                while rows:
+                    # Each row arrives as one COPY message ending in LF; csv.writer ends rows with CRLF.
+                    yield piece + b"\r\n".join([row[:-1] for row in rows]) + b"\r\n"
+                    turns.take()
+                    piece = b""
+                    rows = self._chunk()
             if piece:
                 yield piece
         finally:

@@ -23,10 +23,10 @@ from app.filters import Condition
 
 def _taking_turns(chunks: Iterator[Any]) -> Iterator[Any]:
     """Pass the row chunks through, taking a turn after each (see :mod:`app.exports.turns`)."""
-    turns = Turns()
-    for chunk in chunks:
-        yield chunk
-        turns.take()
+    with Turns() as turns:
+        for chunk in chunks:
+            yield chunk
+            turns.take()
 
 
 class ExportStream(Protocol):

@@ -162,19 +162,19 @@ def receive(upload: Upload, write: Callable[[bytes], None], limit: int, allowed:
     digest = hashlib.sha256()
     sniffer = Sniffer(allowed)
     size = since_turn = 0
-    turns = Turns(counted_self=counted_here())
     try:
-        for chunk in upload.chunks:
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            sniffer.feed(chunk)
-            digest.update(chunk)
-            write(chunk)
-            since_turn += len(chunk)
-            if since_turn >= TURN_BYTES:
-                turns.take()
-                since_turn = 0
+        with Turns(counted_self=counted_here()) as turns:
+            for chunk in upload.chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                sniffer.feed(chunk)
+                digest.update(chunk)
+                write(chunk)
+                since_turn += len(chunk)
+                if since_turn >= TURN_BYTES:
+                    turns.take()
+                    since_turn = 0
         if size == 0:
             raise ApiError(400, "the file is empty", "empty_upload")
         content_type = sniffer.result()
