@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
@@ -123,13 +124,14 @@ def _ours(write: Callable) -> Callable:
     return run
 
 
+ZONE = ZoneInfo("America/El_Salvador")  # APP_TIMEZONE's default: the server's exports use it too
 METHODS: dict[str, Callable] = {
     "openpyxl_normal": openpyxl_normal,
     "openpyxl_write_only": openpyxl_write_only,
     "csv_writer": csv_writer,
     "pg_copy": pg_copy,
-    "nextops_xlsx": _ours(lambda chunks: xlsx_chunks(INVOICE_COLUMNS, chunks, "Invoices")),
-    "nextops_csv": _ours(lambda chunks: csv_chunks(INVOICE_COLUMNS, chunks)),
+    "nextops_xlsx": _ours(lambda chunks: xlsx_chunks(INVOICE_COLUMNS, chunks, "Invoices", ZONE)),
+    "nextops_csv": _ours(lambda chunks: csv_chunks(INVOICE_COLUMNS, chunks, ZONE)),
 }
 
 
