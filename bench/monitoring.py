@@ -11,6 +11,9 @@ gunicorn started from backend/ with only GUNICORN_* variables changed:
 
   ... , MALLOC_ARENA_MAX=2           glibc's arena cap, measured rather than assumed
   ... , psycopg imported per worker  our default before the master imported psycopg 3 (app/preload.py)
+  ... , templates, catalogs and      our default before the master compiled the templates, loaded the
+        unknown-account hash per     catalogs and computed the unknown-account hash (prepare_pages)
+        worker
   ... , dev venv                     our default served from the dev venv (matplotlib's numpy, Pillow,
                                      fontTools, which openpyxl and pypdf import when present)
 
@@ -129,22 +132,33 @@ class Setup:
     with_migrations: bool = False  # serve the app with Flask-Migrate/Alembic imported, as before raw_env
     conf: str | None = None  # a gunicorn config file replacing gunicorn.conf.py (it execs it, then changes a part)
     dev_venv: bool = False  # served by the dev venv's python instead of --server-python
+    web: bool = False  # after the API warm-up, also serve the web pages and read the tree again
 
 
+GUNICORN_CONF = BACKEND / "gunicorn.conf.py"
 # gunicorn.conf.py unchanged except that it no longer tells the served app to skip Flask-Migrate.
 WITH_MIGRATIONS_CONF = f"exec(open({str(BACKEND / 'gunicorn.conf.py')!r}).read())\nraw_env = []\n"
-# gunicorn.conf.py with when_ready as it was before app/preload.py: nothing prepared in the master.
-WITHOUT_PRELOAD_CONF = f"""exec(open({str(BACKEND / "gunicorn.conf.py")!r}).read())
+# gunicorn.conf.py with when_ready preparing only part of what app/preload.py prepares before the fork.
+PARTLY_PREPARED_CONF = """exec(open({conf!r}).read())
 
 
 def when_ready(server):
+    if server.cfg.preload_app:
+        from app.preload import {function}
+
+        {function}(server.app.wsgi())
     if server.cfg.preload_app and _settings.worker_class == "gevent":
         let_preload_timers_finish()
     if server.cfg.preload_app and _settings.gc_freeze:
         freeze_heap()
 """
+# psycopg left to each worker, as before app/preload.py (the pages' first-use costs still prepared).
+PSYCOPG_PER_WORKER_CONF = PARTLY_PREPARED_CONF.format(conf=str(GUNICORN_CONF), function="prepare_pages")
+# Templates, catalogs and the unknown-account hash left to each worker, as before prepare_pages.
+PAGES_PER_WORKER_CONF = PARTLY_PREPARED_CONF.format(conf=str(GUNICORN_CONF), function="prepare_libraries")
 DEFAULT_ENV = {"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_PRELOAD": "true", "GUNICORN_GC_FREEZE": "true"}
 DEFAULT_LABEL = "2 gevent + preload + gc.freeze (default)"
+PAGES_BEFORE_LABEL = "2 gevent + preload + gc.freeze, templates, catalogs and unknown-account hash per worker (before)"
 
 
 SETUPS = (
@@ -165,11 +179,18 @@ SETUPS = (
         "2 gevent + preload + gc.freeze, psycopg imported in each worker (before)",
         2,
         DEFAULT_ENV,
-        conf=WITHOUT_PRELOAD_CONF,
+        conf=PSYCOPG_PER_WORKER_CONF,
+    ),
+    Setup(
+        PAGES_BEFORE_LABEL,
+        2,
+        DEFAULT_ENV,
+        conf=PAGES_PER_WORKER_CONF,
+        web=True,
     ),
     Setup("2 gevent + preload + gc.freeze, dev venv (numpy, Pillow, fontTools present)", 2, DEFAULT_ENV, dev_venv=True),
     Setup("2 gevent + preload + gc.freeze, MALLOC_ARENA_MAX=2", 2, {**DEFAULT_ENV, "MALLOC_ARENA_MAX": "2"}),
-    Setup(DEFAULT_LABEL, 2, DEFAULT_ENV),
+    Setup(DEFAULT_LABEL, 2, DEFAULT_ENV, web=True),
 )
 
 
@@ -339,7 +360,7 @@ def measure_setup(
             master_pss = full_reading(server.pid).pss or 0
             pages = worker_pages(server.pid) if setup.label == DEFAULT_LABEL else None
             web = None
-            if setup.label == DEFAULT_LABEL:  # then the pages, in the same tree: what serving them adds
+            if setup.web:  # then the pages, in the same tree: what serving them adds
                 failed += web_warm_up(server, ot_ids, invoice_ids, warm_requests // 2)
                 time.sleep(1)
                 web = median_reading(server.pid, setup.workers + 1)
@@ -602,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     web_serving = default["web"][1] - default["warm"][1]  # type: ignore[index]
     web_import = web_import_cost(args.server_python)
     web_total = web_serving + web_import
+    before = next(r for r in results if r["setup"].label == PAGES_BEFORE_LABEL)  # type: ignore[attr-defined]
+    before_serving = before["web"][1] - before["warm"][1]  # type: ignore[index]
 
     print("measuring: sampler overhead", flush=True)
     overhead_table, verdicts = sampler_overhead(args.rounds, args.calls)
@@ -622,6 +645,10 @@ def main(argv: list[str] | None = None) -> int:
             f" serving {args.warm_requests // 2} page views (signed in, Spanish and English) after its API warm-up,"
             f" and importing Babel, Flask-Babel and `app.web` adds {web_import:.1f} MB USS to a process"
             " (paid once, in the master before the fork, and counted here in full as an upper bound).",
+            f"- The same page views on the setup that left templates, catalogs and the unknown-account hash to each"
+            f" worker (before): the tree grew {before_serving:+.1f} MB PSS, {before_serving + web_import:+.1f} MB with"
+            f" the import cost; its warmed tree before the pages: {before['warm'][1]:.1f} MB PSS"  # type: ignore[index]
+            f" (default: {warm_pss:.1f}).",
             f"- Servers run by `{display_python(args.server_python)}`"
             " (except the dev-venv row); load average (1 min) at the end of part 1:"
             f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (PSS does not depend on CPU contention).",

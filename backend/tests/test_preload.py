@@ -1,8 +1,10 @@
-"""The preloaded master imports psycopg 3 (PostgreSQL) and builds the S3 client (STORAGE_BACKEND=s3) before it forks.
+"""The preloaded master imports psycopg 3 (PostgreSQL) and builds the S3 client (STORAGE_BACKEND=s3) before it forks;
+it also compiles every template, loads the page languages' catalogs and computes the unknown-account hash.
 
-Each worker would otherwise import / build them on its first export or S3 upload, in pages no other
-process shares (bench/RESULTS.md, monitoring and upload-sink sections). Checked in a fresh interpreter
-(this test process may have imported psycopg already) and in a real gunicorn master.
+Each worker would otherwise import / build them on its first export, S3 upload, page view or unknown
+sign-in, in pages no other process shares (bench/RESULTS.md, monitoring and upload-sink sections).
+Checked in a fresh interpreter (this test process may have imported psycopg already) and in a real
+gunicorn master.
 """
 
 from __future__ import annotations
@@ -22,13 +24,27 @@ CHECK = textwrap.dedent(
     """
     import json, sys
     from app import create_app
+    from app.accounts.passwords import dummy_hash
     from app.preload import prepare_for_fork
     app = create_app(json.loads(sys.argv[1]))
-    before = {name: name in sys.modules for name in ("psycopg", "botocore")}
+
+    def state():
+        with app.app_context():  # Flask-Babel builds its domain on first use, in an app context
+            domain = app.extensions["babel"].instance.domain_instance
+        return {
+            **{name: name in sys.modules for name in ("psycopg", "botocore")},
+            "templates": sorted(name for _, name in app.jinja_env.cache.keys()),
+            "catalogs": sorted(language for language, _ in domain.cache),
+            "dummy_hash": dummy_hash.cache_info().currsize,
+        }
+
+    before = state()
     prepared = prepare_for_fork(app)
-    after = {name: name in sys.modules for name in ("psycopg", "botocore")}
+    after = state()
     print(json.dumps({"before": before, "after": after, "prepared": prepared,
-                      "storage": "nextops.storage" in app.extensions}))
+                      "storage": "nextops.storage" in app.extensions,
+                      "listed": sorted(app.jinja_env.list_templates()),
+                      "cache_capacity": app.jinja_env.cache.capacity}))
     """
 )
 
@@ -45,14 +61,29 @@ def prepared_in_fresh_interpreter(config: dict[str, object]) -> dict[str, object
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+PAGES_PREPARED = ["catalogs es, en (Flask-Babel)", "unknown-account hash (Argon2)"]
+
+
 def test_postgresql_app_imports_psycopg_before_fork_and_sqlite_does_not(tmp_path: Path):
     postgres = prepared_in_fresh_interpreter({"SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none"})
     assert postgres["before"]["psycopg"] is False, "psycopg is not imported at boot by the app itself"
     assert postgres["after"]["psycopg"] is True
-    assert postgres["prepared"] == ["psycopg"]
+    assert postgres["prepared"][0] == "psycopg"
     assert postgres["after"]["botocore"] is False, "the local backend never loads botocore"
     sqlite = prepared_in_fresh_interpreter({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
-    assert sqlite["prepared"] == [] and sqlite["after"]["psycopg"] is False
+    assert "psycopg" not in sqlite["prepared"] and sqlite["after"]["psycopg"] is False
+
+
+def test_master_compiles_every_template_loads_the_catalogs_and_the_dummy_hash(tmp_path: Path):
+    """What a worker built on its first page view or unknown sign-in is built once, before the fork."""
+    result = prepared_in_fresh_interpreter({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    before, after, listed = result["before"], result["after"], result["listed"]
+    assert before["templates"] == [] and before["catalogs"] == [] and before["dummy_hash"] == 0
+    assert len(listed) > 20 and "web/base.html" in listed and len(listed) <= result["cache_capacity"]
+    assert after["templates"] == listed, "every template is compiled and still in the Jinja cache"
+    assert after["catalogs"] == ["en", "es"], "Flask-Babel's domain cache holds both page languages"
+    assert after["dummy_hash"] == 1
+    assert result["prepared"] == [f"{len(listed)} templates (Jinja)", *PAGES_PREPARED]
 
 
 def test_s3_app_builds_its_storage_client_before_fork(tmp_path: Path):
@@ -68,7 +99,7 @@ def test_s3_app_builds_its_storage_client_before_fork(tmp_path: Path):
     )
     assert s3["after"]["botocore"] is True
     assert s3["storage"] is True, "the storage (and its boto3 client) is cached on the app the workers inherit"
-    assert s3["prepared"] == ["S3 client (botocore)"]
+    assert s3["prepared"][0] == "S3 client (botocore)"
 
 
 def mapped_files(pid: int) -> str:
@@ -100,4 +131,6 @@ def test_gunicorn_master_holds_psycopg_and_the_s3_client_before_forking(app, ser
         moto.stop()
     assert "psycopg_binary" in maps, "psycopg 3's C extension is loaded in the master"
     messages = [json.loads(line)["message"] for line in server.log_text().splitlines() if line.startswith("{")]
-    assert "Prepared in the master before forking: psycopg, S3 client (botocore)" in messages
+    prepared = next(m for m in messages if m.startswith("Prepared in the master before forking: "))
+    assert prepared.startswith("Prepared in the master before forking: psycopg, S3 client (botocore), ")
+    assert prepared.endswith(" templates (Jinja), " + ", ".join(PAGES_PREPARED))

@@ -35,8 +35,12 @@ def _trimmed(operation: Callable[[], T]) -> T:
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    """Verified when the account does not exist, so an unknown email costs as long as a wrong password."""
+def dummy_hash() -> str:
+    """Verified when the account does not exist, so an unknown email costs as long as a wrong password.
+
+    Computed on first use, never at import; a preloaded gunicorn master computes it before the fork
+    (``app.preload``), so the workers share it instead of each hashing on their first unknown email.
+    """
     return _trimmed(lambda: HASHER.hash("not-a-password-anyone-has"))
 
 
@@ -46,7 +50,7 @@ def hash_password(password: str) -> str:
 
 def check_password(stored: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored``; with ``stored=None`` it still spends the time of a check."""
-    target = stored or _dummy_hash()
+    target = stored or dummy_hash()
     try:
         return _trimmed(lambda: HASHER.verify(target, password)) and stored is not None
     except (VerificationError, InvalidHashError):

@@ -10,15 +10,14 @@ from app.extensions import db
 from app.i18n import LANGUAGES, SESSION_KEY
 from app.models import User
 from app.web import bp
+from app.web import dashboard as dashboard_cards
 from app.web.guard import page_role
 
 
 @bp.get("/")
 @page_role("operativo")
 def dashboard() -> ResponseReturnValue:
-    from app.web.dashboard import cards
-
-    return render_template("web/dashboard.html", **cards())
+    return render_template("web/dashboard.html", **dashboard_cards.cards())
 
 
 @bp.post("/language")
