@@ -206,6 +206,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # A running job that has not reported progress for this long is failed (its worker died).
         "EXPORT_JOB_STALE_SECONDS": _int(env, "EXPORT_JOB_STALE_SECONDS", 120, minimum=1),
         "UPLOAD_CHUNK_SIZE": _int(env, "UPLOAD_CHUNK_SIZE", 65536, minimum=512),
+        # A request body is read this much at a time: gunicorn's read-ahead (app/uploads/streaming.py).
+        "UPLOAD_READ_SIZE": _int(env, "UPLOAD_READ_SIZE", 1024 * 1024, minimum=512),
         "MAX_UPLOAD_MB": _int(env, "MAX_UPLOAD_MB", 25, minimum=1),
         # Seconds a request body may go without a byte before the upload is dropped with a 408.
         "UPLOAD_READ_TIMEOUT": _float(env, "UPLOAD_READ_TIMEOUT", 30.0, 0.1, 3600.0),

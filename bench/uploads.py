@@ -4,7 +4,7 @@ Uploads: a real gunicorn with ONE gevent worker, a streaming client (``http.clie
 in 256 KB pieces, multipart with a Content-Length like a browser, or a raw body), the worker's RSS
 sampled every 10 ms. In the same run:
 
-- ours with the default ``UPLOAD_CHUNK_SIZE`` (64 KB) and with the old system's 8 KB, multipart and raw;
+- ours with the default ``UPLOAD_READ_SIZE`` (1 MiB) and with the old system's 8 KB, multipart and raw;
 - (a) the naive way: ``bench/baseline_app.py``'s old upload view (``request.files['file'].read()``,
   then sha256, then write), served by the same gunicorn settings;
 - (b) the machine's limit: ``sha256sum`` + ``cp`` + ``sync`` of the same file (our upload fsyncs too).
@@ -65,8 +65,8 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("ours-8k", "ours, UPLOAD_CHUNK_SIZE=8192 (the old value)", "wsgi:app", {"UPLOAD_CHUNK_SIZE": "8192"}),
-    Variant("ours-64k", "ours, UPLOAD_CHUNK_SIZE=65536 (default)", "wsgi:app", {"UPLOAD_CHUNK_SIZE": "65536"}),
+    Variant("ours-8k", "ours, UPLOAD_READ_SIZE=8192 (the old value)", "wsgi:app", {"UPLOAD_READ_SIZE": "8192"}),
+    Variant("ours-1m", "ours, UPLOAD_READ_SIZE=1048576 (default)", "wsgi:app", {"UPLOAD_READ_SIZE": "1048576"}),
     Variant(
         "naive",
         "(a) naive: request.files['file'].read(), hash, write",

@@ -12,6 +12,7 @@ def test_defaults_use_sqlite_under_instance():
     assert config["SQLALCHEMY_DATABASE_URI"].endswith("backend/instance/nextops.db")
     assert config["EXPORT_CHUNK_SIZE"] == 100
     assert config["UPLOAD_CHUNK_SIZE"] == 65536
+    assert config["UPLOAD_READ_SIZE"] == 1024 * 1024
     assert config["MEMORY_ALERT_MB"] is None, "unset: derived from the container's memory limit"
     assert config["LOG_LEVEL"] == "INFO"
 

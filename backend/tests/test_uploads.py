@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import werkzeug.formparser
+from flask import Request
 from sqlalchemy import create_engine, delete, func, insert, select
+from werkzeug.test import EnvironBuilder
 
 from app.extensions import db
 from app.models import Invoice, StoredFile, utcnow
-from app.uploads import documents
+from app.uploads import documents, streaming
 from app.uploads.storage import LocalPending, key_for
 from tests.helpers.bodies import BodyStream
 
@@ -48,7 +50,7 @@ def assert_nothing_left(app) -> None:
 
 @pytest.fixture
 def chunk(app) -> int:
-    return app.config["UPLOAD_CHUNK_SIZE"]
+    return app.config["UPLOAD_READ_SIZE"]
 
 
 @pytest.mark.parametrize("size_in_chunks", ["one byte", "one chunk", "chunk plus one", "several MB"])
@@ -83,8 +85,11 @@ def test_empty_file_is_rejected_and_leaves_nothing(app, client, auth):
     assert_nothing_left(app)
 
 
-def test_body_goes_to_storage_in_chunks_without_werkzeug_form_parsing(app, client, auth, chunk, monkeypatch):
-    """Structural proof of streaming: storage sees many chunk-sized writes; Werkzeug's parser never runs."""
+def test_body_goes_to_storage_in_chunks_without_werkzeug_form_parsing(app, client, auth, monkeypatch):
+    """Structural proof of streaming: storage sees many read-sized writes; Werkzeug's parser never runs.
+
+    A 64 KiB read size keeps 40 reads under the default size limit."""
+    chunk = app.config["UPLOAD_READ_SIZE"] = 64 * 1024
     writes: list[int] = []
     real_write = LocalPending.write
 
@@ -141,8 +146,8 @@ def test_limit_holds_without_content_length(app, client, auth):
         environ_overrides=CHUNKED,
     )
     assert response.status_code == 413
-    chunk = app.config["UPLOAD_CHUNK_SIZE"]
-    assert body.data.tell() <= 1024 * 1024 + chunk, "reading stopped within one chunk of crossing the limit"
+    read_size = app.config["UPLOAD_READ_SIZE"]
+    assert body.data.tell() <= 1024 * 1024 + read_size, "reading stopped within one read of crossing the limit"
     assert_nothing_left(app)
 
 
@@ -293,6 +298,32 @@ def test_malformed_multipart_is_a_clear_400(app, client, auth, body, content_typ
     expected = "no_file_field" if body is NO_FILE_PART else "malformed_upload"
     assert response.get_json()["error"]["code"] == expected
     assert_nothing_left(app)
+
+
+# In the file: a CRLF and dashes that start the boundary without finishing it, and at its very end a
+# prefix of the closing delimiter; the decoder must hold these back across reads and then hand them on.
+SPLIT_DATA = PDF_HEAD + os.urandom(2000) + b"\r\n--boundary4x\r" + os.urandom(2000) + b"\r\n--bound"
+SPLIT_BODY = (
+    b'--boundary42\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+    b'--boundary42\r\nContent-Disposition: form-data; name="file"; filename="a/b.pdf"\r\n'
+    b"Content-Type: application/pdf\r\n\r\n" + SPLIT_DATA + b"\r\n--boundary42--\r\n"
+)
+
+
+def test_every_read_size_gives_the_same_file_and_fields():
+    """Part headers, boundaries and the bytes held back around them split at every offset of the body.
+
+    The body is read in ``UPLOAD_READ_SIZE`` pieces (1 MiB by default, see ``streaming.py``), so where a
+    read ends within the framing depends on the client; sizes 1 to 199 put a read's end at every
+    position of the headers and of each boundary.
+    """
+    for read_size in [*range(1, 200), 4096, len(SPLIT_BODY) - 1, 1024 * 1024]:
+        environ = EnvironBuilder(
+            method="POST", data=SPLIT_BODY, content_type="multipart/form-data; boundary=boundary42"
+        ).get_environ()
+        upload = streaming.open_upload(Request(environ), limit=1024 * 1024, read_size=read_size)
+        assert b"".join(upload.chunks) == SPLIT_DATA, read_size
+        assert (upload.filename, upload.fields) == ("b.pdf", {"note": "hello"}), read_size
 
 
 @contextlib.contextmanager
