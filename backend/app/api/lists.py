@@ -1,7 +1,7 @@
 """The list endpoints' SELECTs: plain rows with the related names joined in, not ORM objects.
 
-A page of 50 invoices loaded as entities with their OT and provider joined eagerly builds and tracks
-about 150 objects in the session's identity map, which cost several times the query itself in the
+A page of invoices loaded as entities with their OT and provider joined eagerly builds and tracks
+three objects a row in the session's identity map, which cost several times the query itself in the
 worker's CPU; a list call is the request users make most, and under load its CPU is its latency. The
 rows carry every column of the model under its attribute name plus the related names the serializers
 read (``ot_number``, ``operativo``, ``provider_name``; ``client_name``, ``carrier_name``), so
@@ -10,10 +10,12 @@ read (``ot_number``, ``operativo``, ``provider_name``; ``client_name``, ``carrie
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import aliased
 
 from app.models import Client, Invoice, Ot, Provider
@@ -45,3 +47,13 @@ def ot_rows() -> Select[Any]:
         .outerjoin(Client, Client.id == Ot.client_id)
         .outerjoin(carrier, carrier.id == Ot.carrier_id)
     )
+
+
+def records(rows: Iterable[Row[Any]]) -> Iterator[SimpleNamespace]:
+    """The rows as plain objects for the serializers.
+
+    A Row answers each attribute through SQLAlchemy's key lookup, which over a page's thirty-odd
+    fields per row cost more CPU than the query itself; its dict, as a namespace, answers them as
+    fast as any object.
+    """
+    return (SimpleNamespace(**row._asdict()) for row in rows)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
-from app.api.lists import invoice_rows, ot_rows
+from app.api.lists import invoice_rows, ot_rows, records
 from app.api.serializers import invoice_json, ot_json
 from app.errors import ApiError
 from app.extensions import db
@@ -22,7 +22,7 @@ from app.pagination import page_limit, paginate
 def _page(stmt: Select[Any], id_column: Any, conditions: list[Any], to_json: Any) -> ResponseReturnValue:
     limit = page_limit(request.args.get("limit"))
     rows, next_cursor = paginate(stmt, id_column, request.args.get("cursor"), limit, conditions)
-    return jsonify(items=[to_json(row) for row in rows], next=next_cursor, limit=limit)
+    return jsonify(items=[to_json(record) for record in records(rows)], next=next_cursor, limit=limit)
 
 
 def _one(model: Any, item_id: int, options: list[Any], to_json: Any) -> ResponseReturnValue:

@@ -1,16 +1,15 @@
 """Model -> JSON dicts for the read API; dates as ISO strings, money as strings (exact decimals).
 
 Each serializer reads attributes only, so it takes a loaded model (a detail, a write's answer) or a
-plain row of the list SELECT (:mod:`app.api.lists`) whose columns carry the same names.
+record of the list SELECT (:func:`app.api.lists.records`) whose columns carry the same names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
-
-from sqlalchemy import Row
 
 from app.models import Invoice, Ot
 
@@ -23,7 +22,7 @@ def _decimal(value: Decimal | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def invoice_json(invoice: Invoice | Row[Any]) -> dict[str, Any]:
+def invoice_json(invoice: Invoice | SimpleNamespace) -> dict[str, Any]:
     return {
         "id": invoice.id,
         "invoice_number": invoice.invoice_number,
@@ -59,7 +58,7 @@ def invoice_json(invoice: Invoice | Row[Any]) -> dict[str, Any]:
     }
 
 
-def ot_json(ot: Ot | Row[Any]) -> dict[str, Any]:
+def ot_json(ot: Ot | SimpleNamespace) -> dict[str, Any]:
     return {
         "id": ot.id,
         "ot_number": ot.ot_number,
