@@ -138,10 +138,11 @@ def current_principal() -> Principal:
 def authenticate() -> Principal:
     """A bearer token if the request carries one, else the session cookie; 401 when neither is valid.
 
-    The look-up is left in the request's transaction rather than committed: the view's queries then run
-    on the same pooled connection, so a small call checks out (and pre-pings) one connection, not two.
-    The app-context teardown ends the transaction before a streamed body is sent, and the exports end
-    theirs themselves before they stream from their own connection.
+    A read's look-up is left in the request's transaction: the view's queries then run on the same
+    pooled connection, so a small call checks out (and pre-pings) one connection, not two. The
+    app-context teardown ends the transaction before a streamed body is sent, and the exports end
+    theirs themselves before they stream from their own connection. See :func:`end_look_up_unless_read`
+    for the other methods.
     """
     header = request.headers.get("Authorization", "")
     if header:
@@ -154,6 +155,17 @@ def authenticate() -> Principal:
             raise _unauthorized("sign in (POST /login) or send 'Authorization: Bearer <token>'")
     g.principal = principal
     return principal
+
+
+def end_look_up_unless_read() -> None:
+    """Hand the caller's look-up connection back unless the request is a read.
+
+    A request with a body (an upload, an import, a form) may read it for minutes before its next
+    query; holding the connection meanwhile would keep PostgreSQL's transaction idle and take a pool
+    slot per upload. A read's view queries at once, on the same connection (:func:`authenticate`).
+    """
+    if request.method not in SAFE_METHODS:
+        db.session.commit()
 
 
 def _token_principal(header: str) -> Principal:
@@ -178,6 +190,7 @@ def _token_principal(header: str) -> Principal:
         raise _unauthorized("the token's account is deactivated")
     if last_used is None or now - last_used >= LAST_USED_EVERY:
         _touch(token_id, now)
+    end_look_up_unless_read()
     if user is None:
         return Principal(role=role, actor=f"token:{name}", token_id=token_id)
     return Principal(

@@ -3,6 +3,7 @@
 from app.auth import hash_token
 from app.extensions import db
 from app.models import ApiToken
+from tests.helpers.bodies import BodyStream
 
 
 def test_missing_token_is_401_json(client):
@@ -84,3 +85,45 @@ def test_a_signed_in_call_checks_out_one_connection(app):
 
     client = signed_in(app, "operativo")
     assert _checkouts_per_call(app, client, "/api/invoices?limit=5") == (1, 0)
+
+
+class _WatchedBody(BodyStream):
+    """A request body that records how many pooled connections are checked out at each read."""
+
+    def __init__(self, data: bytes, pool) -> None:
+        super().__init__(data)
+        self.pool, self.held = pool, []
+
+    def readinto(self, buffer) -> int:
+        self.held.append(self.pool.checkedout())
+        return super().readinto(buffer)
+
+
+def _held_while_the_body_is_read(app, client, headers):
+    with app.app_context():
+        pool = db.engine.pool
+    data = b"%PDF-1.7\n" + bytes(range(256)) * 8000
+    body = _WatchedBody(data, pool)
+    response = client.post(
+        "/api/uploads?filename=watched.pdf",
+        input_stream=body,
+        headers={**headers, "Content-Type": "application/octet-stream"},
+        environ_overrides={"CONTENT_LENGTH": str(len(data))},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert len(body.held) > 1
+    return max(body.held)
+
+
+def test_an_upload_holds_no_connection_while_its_body_is_read(app, client, auth):
+    """A request with a body hands the caller's look-up connection back: it may read for minutes."""
+    client.get("/api/invoices?limit=1", headers=auth)  # the token's last_used_at is now fresh: no write below
+    assert _held_while_the_body_is_read(app, client, auth) == 0
+
+
+def test_a_signed_in_upload_holds_no_connection_while_its_body_is_read(app):
+    from web_helpers import signed_in
+
+    client = signed_in(app, "jefe_operaciones")
+    headers = {"X-CSRFToken": client.get("/api/session").get_json()["csrf_token"]}
+    assert _held_while_the_body_is_read(app, client, headers) == 0

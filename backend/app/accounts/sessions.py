@@ -25,7 +25,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms.validators import ValidationError
 
-from app.auth import Principal
+from app.auth import Principal, end_look_up_unless_read
 from app.errors import ApiError, error_response, html_error
 from app.extensions import db
 from app.models import User
@@ -101,6 +101,7 @@ def session_principal() -> Principal | None:
             name=user.display_name,
             language=user.language,
         )
+    end_look_up_unless_read()
     if principal is None:
         end_session()
         return None

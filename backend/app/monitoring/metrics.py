@@ -120,6 +120,9 @@ def scrape() -> ResponseReturnValue:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     _check_access()
+    # The caller's look-up stays in the request's transaction (app.auth): end it, so the pool gauge
+    # shows the connections the app's other requests hold, not the one this scrape would hold.
+    db.session.close()
     registry = _registry(current_app)
     directory = current_app.config["PROMETHEUS_MULTIPROC_DIR"]
     if directory:
