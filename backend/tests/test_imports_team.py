@@ -72,7 +72,7 @@ def get_ot(app, number: str) -> Ot | None:
     with app.app_context():
         found = db.session.execute(select(Ot).where(Ot.ot_number == number)).scalar_one_or_none()
         if found is not None:
-            found.client_name = found.client.name
+            assert found.client is not None  # loaded now: Ot.client_name reads it after expunge_all
         db.session.expunge_all()
         return found
 
